@@ -1,0 +1,371 @@
+"""The dataset registry shared by the app and the CLI.
+
+Every dataset is built by ``load_dataset(name, options, seed)`` into a :class:`Dataset`
+of float arrays: inputs ``X`` (n, n_in) and targets ``Y`` (n, n_out). Images are scaled
+to [0, 1] with ink high. ``target`` says how accuracy is counted: ``classes`` (argmax of
+one-hot rows) or ``binary`` (every output rounds to its 0/1 target).
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .idx import find_idx_files, load_idx_folder
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_DIR = os.environ.get("NNCORE_SAMPLE_DATA", os.path.join(ROOT, "sample_data"))
+FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
+MNIST_DIRS = ("/usr/share/datasets/mnist",)
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+DIGITS = [str(i) for i in range(10)]
+
+
+@dataclass
+class Dataset:
+    name: str
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+    kind: str = "points"               # points (2-D), image, table, logic
+    target: str = "classes"            # classes or binary
+    class_names: list = field(default_factory=list)
+    image_shape: tuple | None = None
+    notes: list = field(default_factory=list)
+    augment_shift: int = 0             # random shift in pixels per epoch (images)
+
+    @property
+    def n_in(self):
+        return self.X_train.shape[1]
+
+    @property
+    def n_out(self):
+        return self.Y_train.shape[1]
+
+    def labels(self, Y):
+        """Integer class per row of ``Y`` (classes) or the rows themselves (binary)."""
+        return Y.argmax(axis=1) if self.target == "classes" else Y
+
+    def astype(self, dtype):
+        for key in ("X_train", "Y_train", "X_test", "Y_test"):
+            setattr(self, key, np.ascontiguousarray(getattr(self, key), dtype=dtype))
+        return self
+
+    def augmented(self, rng):
+        """Training inputs shifted by up to ``augment_shift`` pixels per sample."""
+        s = self.augment_shift
+        if not s or self.image_shape is None:
+            return self.X_train
+        n, (h, w) = self.X_train.shape[0], self.image_shape
+        img = np.pad(self.X_train.reshape(n, h, w), ((0, 0), (s, s), (s, s)))
+        dy, dx = rng.integers(0, 2 * s + 1, size=(2, n))
+        rows = (dy[:, None] + np.arange(h))[:, :, None]
+        cols = (dx[:, None] + np.arange(w))[:, None, :]
+        return img[np.arange(n)[:, None, None], rows, cols].reshape(n, h * w)
+
+
+@dataclass(frozen=True)
+class Option:
+    default: object
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    build: object
+    description: str
+    kind: str
+    options: dict
+
+
+def one_hot(labels, k):
+    out = np.zeros((len(labels), k))
+    out[np.arange(len(labels)), labels] = 1
+    return out
+
+
+def _split(X, y, test_fraction, rng):
+    idx = rng.permutation(len(X))
+    n_test = int(round(len(X) * test_fraction))
+    if test_fraction > 0 and n_test == 0:
+        n_test = 1
+    te, tr = idx[:n_test], idx[n_test:]
+    return X[tr], y[tr], X[te], y[te]
+
+
+def _points(name, X, labels, k, o, rng, notes=()):
+    Xtr, ytr, Xte, yte = _split(X, labels, o["test_fraction"], rng)
+    return Dataset(name, Xtr, one_hot(ytr, k), Xte, one_hot(yte, k), "points", "classes",
+                   [f"class {i}" for i in range(k)], notes=list(notes))
+
+
+# -- toy sets ----------------------------------------------------------------------------
+def _circles(o, rng):
+    n = o["n_samples"]
+    labels = rng.integers(0, 2, n)
+    radius = np.where(labels == 1, 0.5, 1.0) + rng.normal(0, o["noise"], n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    X = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
+    return _points("circles", X, labels, 2, o, rng)
+
+
+def _spiral(o, rng):
+    n, k = o["n_samples"], o["classes"]
+    labels = rng.integers(0, k, n)
+    r = rng.uniform(0.05, 1.0, n)
+    theta = labels * 2 * np.pi / k + r * 1.75 * 2 * np.pi / 2 + rng.normal(0, o["noise"] * 2, n)
+    X = np.c_[r * np.cos(theta), r * np.sin(theta)]
+    return _points("spiral", X, labels, k, o, rng)
+
+
+def _blobs(o, rng):
+    n, k = o["n_samples"], o["classes"]
+    labels = rng.integers(0, k, n)
+    centres = np.c_[np.cos(2 * np.pi * np.arange(k) / k), np.sin(2 * np.pi * np.arange(k) / k)]
+    X = centres[labels] * 0.8 + rng.normal(0, o["noise"], (n, 2))
+    return _points("blobs", X, labels, k, o, rng)
+
+
+def _moons(o, rng):
+    n = o["n_samples"]
+    labels = rng.integers(0, 2, n)
+    t = rng.uniform(0, np.pi, n)
+    X = np.where(labels[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
+                 np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    X = (X - [0.5, 0.25]) / 1.2 + rng.normal(0, o["noise"], (n, 2))
+    return _points("moons", X, labels, 2, o, rng)
+
+
+# -- logic tables -------------------------------------------------------------------------
+_PAIRS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+GATES = {"and": lambda a, b: a & b, "or": lambda a, b: a | b, "nand": lambda a, b: 1 - (a & b),
+         "nor": lambda a, b: 1 - (a | b), "xnor": lambda a, b: 1 - (a ^ b)}
+
+
+def _table(name, X, Y, note):
+    X, Y = np.asarray(X, float), np.asarray(Y, float).reshape(len(X), -1)
+    return Dataset(name, X, Y, X.copy(), Y.copy(), "logic", "binary",
+                   [f"output {i}" for i in range(Y.shape[1])],
+                   notes=[note, "the test set is the training set: every case of the table"])
+
+
+def _xor(o, rng):
+    # Tutorial 4's order: [[0,0],[1,1],[0,1],[1,0]] -> [0,0,1,1].
+    X = [[0, 0], [1, 1], [0, 1], [1, 0]]
+    return _table("xor", X, [0, 0, 1, 1], "XOR of two inputs")
+
+
+def _gate(name):
+    def build(o, rng):
+        a, b = _PAIRS.astype(int).T
+        return _table(name, _PAIRS, GATES[name](a, b), f"{name.upper()} of two inputs")
+    return build
+
+
+def _xor3(o, rng):
+    # Tutorial 2: the third input is a constant 1 (a bias by hand); target = x XOR y.
+    X = [[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
+    return _table("xor3", X, [0, 1, 1, 0], "x XOR y, with a constant third input")
+
+
+def _modified_xor(o, rng):
+    # Tutorial 3: all 8 triples; targets [(x XOR y) XOR z, x XOR y].
+    X = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)])
+    Y = np.c_[(X[:, 0] ^ X[:, 1]) ^ X[:, 2], X[:, 0] ^ X[:, 1]]
+    return _table("modified_xor", X, Y, "targets [(x XOR y) XOR z, x XOR y]")
+
+
+# -- images ----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _read_csv_gz(path):
+    with gzip.open(path, "rt") as f:
+        text = f.read()
+    first = text.split("\n", 1)[0]
+    skip = 0 if first.replace(",", "").replace(".", "").strip().isdigit() else 1
+    arr = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=skip, dtype=np.float32)
+    arr.flags.writeable = False
+    return arr
+
+
+@functools.lru_cache(maxsize=4)
+def _read_idx_cached(folder):
+    arrays = load_idx_folder(folder)
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
+def _image_set(name, Xtr, ytr, Xte, yte, shape, classes, o, rng, scale, notes):
+    if o.get("limit"):
+        Xtr, ytr = Xtr[:o["limit"]], ytr[:o["limit"]]
+    Xtr = Xtr.reshape(len(Xtr), -1) / scale
+    Xte = Xte.reshape(len(Xte), -1) / scale
+    if o.get("binarize"):
+        Xtr, Xte = (Xtr > 127 / 255).astype(float), (Xte > 127 / 255).astype(float)
+        notes = notes + ["pixels binarised: value > 127 of 255 becomes 1"]
+    k = len(classes)
+    return Dataset(name, Xtr, one_hot(ytr.astype(int), k), Xte, one_hot(yte.astype(int), k),
+                   "image", "classes", classes, shape, notes, o.get("augment_shift", 0))
+
+
+def _csv_images(name, file, shape, scale, classes, note):
+    def build(o, rng):
+        arr = _read_csv_gz(os.path.join(SAMPLE_DIR, file))
+        X, y = arr[:, :-1], arr[:, -1].astype(int)
+        Xtr, ytr, Xte, yte = _split(X, y, o["test_fraction"], rng)
+        return _image_set(name, Xtr, ytr, Xte, yte, shape, classes, o, rng, scale,
+                          [note, f"{len(Xtr)} training / {len(Xte)} held-out images"])
+    return build
+
+
+def _idx_images(name, dirs, classes, sample=None):
+    def build(o, rng):
+        folder = o.get("data_dir") or ""
+        candidates = [folder] if folder else [os.environ.get("NNCORE_DATA_DIR", "")] + list(dirs)
+        if sample:
+            candidates = [os.path.join(SAMPLE_DIR, sample)]
+        found = next((d for d in candidates if d and find_idx_files(d)), None)
+        if found is None:
+            raise ValueError(f"{name}: no IDX files found in {', '.join(c for c in candidates if c)}; "
+                             "pass a folder holding train-images-idx3-ubyte(.gz) and the other three "
+                             "files (CLI: --data-dir, app: the data folder option)")
+        Xtr, ytr, Xte, yte = _read_idx_cached(os.path.abspath(found))
+        return _image_set(name, Xtr, ytr, Xte, yte, (28, 28), classes, o, rng, 255.0,
+                          [f"read from {found}", f"{min(len(Xtr), o.get('limit') or len(Xtr))} "
+                           f"training / {len(Xte)} test images"])
+    return build
+
+
+def _csv_table(o, rng):
+    path = o.get("path")
+    if not path:
+        raise ValueError("csv: give the path of a CSV file of numeric columns and a label column")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise ValueError(f"csv: cannot read {path}: {exc.strerror}") from None
+    if rows and not _is_number(rows[0][0]):
+        rows = rows[1:]
+    if len(rows) < 2:
+        raise ValueError(f"csv: {path} has fewer than 2 data rows")
+    col = o["label_column"]
+    try:
+        labels_raw = [r[col] for r in rows]
+        feats = [[float(v) for i, v in enumerate(r) if i != col % len(r)] for r in rows]
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"csv: {path}: every row needs numeric columns and a label column "
+                         f"({exc})") from None
+    if len({len(r) for r in feats}) != 1:
+        raise ValueError(f"csv: {path}: rows have different numbers of columns")
+    names = sorted(set(labels_raw))
+    y = np.array([names.index(v) for v in labels_raw])
+    X = np.array(feats)
+    X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)
+    Xtr, ytr, Xte, yte = _split(X, y, o["test_fraction"], rng)
+    k = len(names)
+    return Dataset("csv", Xtr, one_hot(ytr, k), Xte, one_hot(yte, k), "table", "classes",
+                   names, notes=[f"{path}: {X.shape[1]} standardised feature columns, {k} classes"])
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+_NOISE = lambda d: Option(d, "noise (std. dev.)", 0.0, 1.0)
+_N = Option(400, "number of points", 20, 5000)
+_TEST = lambda d: Option(d, "held-out fraction", 0.0, 0.9)
+_K = lambda d, hi: Option(d, "classes", 2, hi)
+_LIMIT = Option(0, "training images to use (0 = all)", 0, 1_000_000)
+_BIN = Option(False, "binarise pixels (> 127 becomes 1)")
+_SHIFT = Option(0, "random shift per epoch, in pixels (augmentation)", 0, 4)
+_DIR = Option("", "folder of IDX files (raw or .gz)")
+
+DATASETS = {
+    "xor": Spec(_xor, "XOR, 2 inputs (tutorial 4's table)", "logic", {}),
+    **{g: Spec(_gate(g), f"logic gate {g.upper()}", "logic", {}) for g in GATES},
+    "xor3": Spec(_xor3, "x XOR y with a constant third input (tutorial 2)", "logic", {}),
+    "modified_xor": Spec(_modified_xor, "3 inputs, 2 outputs: [(x^y)^z, x^y] (tutorial 3)", "logic", {}),
+    "circles": Spec(_circles, "two concentric rings", "points",
+                    {"n_samples": _N, "noise": _NOISE(0.1), "test_fraction": _TEST(0.3)}),
+    "spiral": Spec(_spiral, "interleaved spiral arms", "points",
+                   {"n_samples": _N, "noise": _NOISE(0.05), "classes": _K(2, 6), "test_fraction": _TEST(0.3)}),
+    "blobs": Spec(_blobs, "gaussian blobs, one per class", "points",
+                  {"n_samples": _N, "noise": _NOISE(0.25), "classes": _K(3, 8), "test_fraction": _TEST(0.3)}),
+    "moons": Spec(_moons, "two interleaving half circles", "points",
+                  {"n_samples": _N, "noise": _NOISE(0.15), "test_fraction": _TEST(0.3)}),
+    "digits": Spec(_csv_images("digits", "digits_8x8.csv.gz", (8, 8), 16.0, DIGITS,
+                               "8x8 handwritten digits (UCI)"), "8x8 digits, 1,797 images", "image",
+                   {"test_fraction": _TEST(0.2), "binarize": _BIN, "limit": _LIMIT}),
+    "mnist_sample": Spec(_csv_images("mnist_sample", "mnist_5k.csv.gz", (28, 28), 255.0, DIGITS,
+                                     "5,000 MNIST digits"), "MNIST sample, 5,000 digits", "image",
+                         {"test_fraction": _TEST(0.2), "binarize": _BIN, "augment_shift": _SHIFT,
+                          "limit": _LIMIT}),
+    "fashion_sample": Spec(_idx_images("fashion_sample", (), FASHION_CLASSES, "fashion-mnist-sample"),
+                           "Fashion-MNIST sample, 5,000 + 1,000 images", "image",
+                           {"binarize": _BIN, "augment_shift": _SHIFT, "limit": _LIMIT}),
+    "mnist": Spec(_idx_images("mnist", MNIST_DIRS, DIGITS), "full MNIST from IDX files", "image",
+                  {"data_dir": _DIR, "binarize": _BIN, "augment_shift": _SHIFT, "limit": _LIMIT}),
+    "fashion_mnist": Spec(_idx_images("fashion_mnist", FASHION_DIRS, FASHION_CLASSES),
+                          "full Fashion-MNIST from IDX files", "image",
+                          {"data_dir": _DIR, "binarize": _BIN, "augment_shift": _SHIFT, "limit": _LIMIT}),
+    "csv": Spec(_csv_table, "your CSV: numeric columns and a label column", "table",
+                {"path": Option("", "path of the CSV file"),
+                 "label_column": Option(-1, "index of the label column (-1 = last)", -1000, 1000),
+                 "test_fraction": _TEST(0.2)}),
+}
+
+
+def get_spec(name) -> Spec:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def resolve_options(name, options=None) -> dict:
+    """Defaults merged with ``options``; unknown keys and out-of-range values raise."""
+    spec, options = get_spec(name), dict(options or {})
+    out = {}
+    for key, opt in spec.options.items():
+        value = options.pop(key, opt.default)
+        if isinstance(opt.default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name}: option {key} must be true or false, got {value!r}")
+        elif isinstance(opt.default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ValueError(f"{name}: option {key} must be a number, got {value!r}")
+            if isinstance(opt.default, int):
+                if value != int(value):
+                    raise ValueError(f"{name}: option {key} must be a whole number, got {value!r}")
+                value = int(value)
+            if (opt.lo is not None and value < opt.lo) or (opt.hi is not None and value > opt.hi):
+                raise ValueError(f"{name}: option {key} must be between {opt.lo} and {opt.hi}, got {value}")
+        elif not isinstance(value, str):
+            raise ValueError(f"{name}: option {key} must be text, got {value!r}")
+        out[key] = value
+    if options:
+        valid = ", ".join(spec.options) or "none"
+        raise ValueError(f"{name}: unknown option(s) {', '.join(map(str, options))}; valid: {valid}")
+    return out
+
+
+def load_dataset(name, options=None, seed=0, dtype="float32") -> Dataset:
+    """Build dataset ``name`` with ``options``; ``seed`` (int or Generator) drives it."""
+    opts = resolve_options(name, options)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    data = get_spec(name).build(opts, rng)
+    return data.astype(dtype)

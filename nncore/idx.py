@@ -1,0 +1,71 @@
+"""Read MNIST-style IDX files (raw or gzipped): a big-endian header, then uint8 data."""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+
+import numpy as np
+
+MAX_ITEMS = 1_000_000
+
+
+def read_idx(path) -> np.ndarray:
+    """Return the uint8 array stored in an IDX file: labels (n,) or images (n, rows, cols)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"cannot read IDX file {path}: {exc}") from None
+    if len(data) < 8:
+        raise ValueError(f"IDX file {path} is too short for a header ({len(data)} bytes)")
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+        raise ValueError(f"IDX file {path} has a bad header (magic {data[:4].hex()}, "
+                         "expected 00000801 for labels or 00000803 for images)")
+    head = 4 + 4 * ndim
+    if len(data) < head:
+        raise ValueError(f"IDX file {path} is truncated inside its header")
+    dims = struct.unpack(f">{ndim}I", data[4:head])
+    if dims[0] > MAX_ITEMS or (ndim == 3 and (dims[1] > 1024 or dims[2] > 1024)):
+        raise ValueError(f"IDX file {path} claims implausible dimensions {dims}")
+    expected = int(np.prod(dims))
+    if len(data) - head != expected:
+        raise ValueError(f"IDX file {path}: header says {dims} ({expected} bytes of data) "
+                         f"but the file holds {len(data) - head}")
+    return np.frombuffer(data, np.uint8, offset=head).reshape(dims)
+
+
+_STEMS = {"train_images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+          "train_labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+          "test_images": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+          "test_labels": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte")}
+
+
+def find_idx_files(folder) -> dict | None:
+    """Paths of the four IDX files in ``folder`` (gz or raw), or None if any is missing."""
+    found = {}
+    for key, stems in _STEMS.items():
+        for stem in stems:
+            for name in (stem + ".gz", stem):
+                if os.path.isfile(os.path.join(folder, name)):
+                    found.setdefault(key, os.path.join(folder, name))
+        if key not in found:
+            return None
+    return found
+
+
+def load_idx_folder(folder):
+    """Load (X_train, y_train, X_test, y_test) as uint8 arrays from a folder of IDX files."""
+    files = find_idx_files(folder)
+    if files is None:
+        raise ValueError(f"no MNIST-style IDX files in {folder} (need train-images-idx3-ubyte, "
+                         "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
+                         "raw or .gz)")
+    arrays = {k: read_idx(p) for k, p in files.items()}
+    for part in ("train", "test"):
+        xi, yi = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if xi.ndim != 3 or yi.ndim != 1 or len(xi) != len(yi):
+            raise ValueError(f"IDX {part} images {xi.shape} and labels {yi.shape} do not match")
+    return arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]

@@ -1,0 +1,253 @@
+"""Training one epoch at a time, with a bounded history of per-epoch weights."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .config import RunConfig
+from .datasets import Dataset, load_dataset
+from .losses import LOSSES
+from .network import Network
+from .optimizers import make_optimizer
+
+EXACT_TRAIN_EVAL_MAX = 20_000   # above this many samples the train metrics are running means
+SOFT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "batch", "batch_size", "shuffle",
+                 "l2", "dropout", "epochs", "target_loss", "passes_per_epoch")
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite; the trainer kept its last good weights."""
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    test_loss: float
+    train_acc: float
+    test_acc: float
+    seconds: float = 0.0
+    samples_per_s: float = 0.0
+    iterations: int = 0
+    lr: float = 0.0
+    weight_norms: list = field(default_factory=list)
+    grad_norms: list = field(default_factory=list)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class History:
+    """Per-epoch copies of the flat parameters and last-batch gradients.
+
+    Kept within ``budget_bytes``: when full, every other stored epoch of the older half
+    is dropped (epoch 0 and the latest epochs stay), and :attr:`thinned` says so.
+    """
+
+    def __init__(self, budget_bytes=256 * 2**20):
+        self.budget_bytes = int(budget_bytes)
+        self.weights, self.grads = {}, {}
+        self.thinned = 0
+
+    def add(self, epoch, params, grads):
+        self.weights[epoch] = params.copy()
+        self.grads[epoch] = grads.copy()
+        while self.nbytes > self.budget_bytes and len(self.weights) > 3:
+            self._thin()
+
+    def _thin(self):
+        epochs = sorted(self.weights)
+        older = epochs[1:-2]
+        drop = older[1::2] or older[:1]
+        for e in drop:
+            del self.weights[e], self.grads[e]
+        self.thinned += len(drop)
+
+    @property
+    def nbytes(self):
+        return sum(a.nbytes for a in self.weights.values()) + sum(a.nbytes for a in self.grads.values())
+
+    @property
+    def epochs(self):
+        return sorted(self.weights)
+
+    def nearest(self, epoch):
+        """The latest stored epoch at or before ``epoch`` (or the earliest stored)."""
+        kept = [e for e in self.epochs if e <= epoch]
+        return kept[-1] if kept else self.epochs[0]
+
+    def truncate(self, last_epoch):
+        for e in [e for e in self.weights if e > last_epoch]:
+            del self.weights[e], self.grads[e]
+
+
+class Trainer:
+    """Train a :class:`Network` on a :class:`Dataset` as a :class:`RunConfig` says.
+
+    ``SeedSequence(config.seed)`` is split into one stream for the data and one for the
+    run (initial weights, then shuffling, dropout and perturbation noise), so the same
+    seed gives a bit-identical run.
+    """
+
+    def __init__(self, config: RunConfig, data: Dataset | None = None,
+                 history_budget=256 * 2**20):
+        self.config = config.validate()
+        data_ss, run_ss = np.random.SeedSequence(config.seed).spawn(2)
+        if data is None:
+            data = load_dataset(config.dataset, config.dataset_options,
+                                np.random.default_rng(data_ss), config.dtype)
+        self.data = data.astype(config.dtype)
+        self.rng = np.random.default_rng(run_ss)
+        sizes = [data.n_in, *config.hidden, data.n_out]
+        self.network = Network(sizes, config.layer_activations(data.n_out), config.biases,
+                               config.init, self.rng, config.dtype)
+        self.optimizer = make_optimizer(config.optimizer, self.network.n_params,
+                                        self.network.dtype, **config.optimizer_settings())
+        if config.optimizer == "perturb":
+            self.optimizer.bind_rng(self.rng)
+        self.epoch, self.iterations = 0, 0
+        self.stop_reason = None
+        self.history = History(history_budget)
+        self.records = [self._record(0.0, self._evaluate_train())]
+        self.history.add(0, self.network.params, self.network.grads)
+        self._xbuf = None
+
+    # -- settings --------------------------------------------------------------------
+    def update_settings(self, **changes):
+        """Change soft settings (learning rate, batch, ...) from the next epoch on."""
+        hard = sorted(set(changes) - set(SOFT_SETTINGS))
+        if hard:
+            raise ValueError(f"{', '.join(hard)} cannot change during a run (start a new run); "
+                             f"changeable: {', '.join(SOFT_SETTINGS)}")
+        self.config = self.config.replace(**changes)
+        for key, value in self.config.optimizer_settings().items():
+            if hasattr(self.optimizer, key):
+                setattr(self.optimizer, key, float(value))
+        self.stop_reason = None
+
+    @property
+    def done(self):
+        """True once max epochs or the target loss is reached, or training diverged."""
+        cfg, last = self.config, self.records[-1]
+        return (self.epoch >= cfg.epochs or self.stop_reason is not None
+                or (cfg.target_loss is not None and self.epoch > 0 and last.train_loss <= cfg.target_loss))
+
+    # -- one epoch -------------------------------------------------------------------
+    def run_epoch(self) -> EpochRecord:
+        """Train one epoch (``passes_per_epoch`` passes over the data) and record it.
+
+        Raises :class:`Diverged` (weights and optimiser state restored to the last
+        epoch) if the loss or the weights stop being finite.
+        """
+        net, opt, cfg = self.network, self.optimizer, self.config
+        good_params, good_state = net.params.copy(), opt.state_dict()
+        start, its0, running = time.perf_counter(), self.iterations, [0.0, 0.0, 0]
+        try:
+            for _ in range(cfg.passes_per_epoch):
+                self._one_pass(running)
+        except FloatingPointError as exc:
+            net.params[...] = good_params
+            opt.load_state_dict(good_state)
+            self.stop_reason = (f"training diverged in epoch {self.epoch + 1}: {exc}. The weights of "
+                                f"epoch {self.epoch} are kept; lower the learning rate "
+                                f"(now {cfg.lr:g}) and train again.")
+            raise Diverged(self.stop_reason) from None
+        seconds = time.perf_counter() - start
+        self.epoch += 1
+        samples = self.data.X_train.shape[0] * cfg.passes_per_epoch
+        train = self._evaluate_train(running)
+        rec = self._record(seconds, train, samples / max(seconds, 1e-9), self.iterations - its0)
+        self.records.append(rec)
+        self.history.add(self.epoch, net.params, net.grads)
+        return rec
+
+    def fit(self, epochs=None, callback=None):
+        """Run epochs until ``epochs`` more have run or :attr:`done`; return the records."""
+        out = []
+        while not self.done and (epochs is None or len(out) < epochs):
+            try:
+                out.append(self.run_epoch())
+            except Diverged:
+                break
+            if callback:
+                callback(out[-1])
+        return out
+
+    def _batch_size(self, n):
+        return {"full": n, "online": 1}.get(self.config.batch, min(self.config.batch_size, n))
+
+    def _one_pass(self, running):
+        net, opt, cfg, data = self.network, self.optimizer, self.config, self.data
+        X = data.augmented(self.rng) if data.augment_shift else data.X_train
+        Y = data.Y_train
+        n = X.shape[0]
+        bs = self._batch_size(n)
+        order = self.rng.permutation(n) if cfg.shuffle and bs < n else None
+        if order is not None and (self._xbuf is None or self._xbuf.shape != (bs, X.shape[1])):
+            self._xbuf = np.empty((bs, X.shape[1]), net.dtype)
+            self._ybuf = np.empty((bs, Y.shape[1]), net.dtype)
+        needs_grads = getattr(opt, "needs_gradients", True)
+        count_correct = n > EXACT_TRAIN_EVAL_MAX   # else the epoch ends with an exact evaluation
+        for s in range(0, n, bs):
+            m = min(bs, n - s)
+            if order is None:
+                xb, yb = X[s:s + m], Y[s:s + m]
+            else:
+                idx = order[s:s + m]
+                xb, yb = self._xbuf[:m], self._ybuf[:m]
+                np.take(X, idx, axis=0, out=xb, mode="clip")
+                np.take(Y, idx, axis=0, out=yb, mode="clip")
+            if needs_grads:
+                loss = net.loss_and_grads(xb, yb, cfg.loss, cfg.l2, cfg.dropout, self.rng)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {loss}")
+                if count_correct:
+                    running[1] += self._correct(net._bufs(m)[-1][1], yb)
+                opt.step(net.params, net.grads)
+            else:
+                closure = lambda: self._batch_loss(xb, yb)
+                loss = closure()
+                opt.step(net.params, net.grads, closure)
+            running[0] += loss * m
+            running[2] += m
+            self.iterations += 1
+        if not np.all(np.isfinite(net.params)):
+            raise FloatingPointError("the weights became infinite or NaN")
+
+    def _batch_loss(self, xb, yb):
+        z, a = self.network.forward(xb)[-1]
+        return LOSSES[self.config.loss](z, a, yb, self.network.activations[-1])[0]
+
+    # -- metrics ---------------------------------------------------------------------
+    def _correct(self, out, Y):
+        if self.data.target == "classes":
+            return int(np.count_nonzero(out.argmax(axis=1) == Y.argmax(axis=1)))
+        return int(np.count_nonzero(np.all(np.round(out) == Y, axis=1)))
+
+    def evaluate(self, X, Y):
+        """(mean loss, accuracy) of the current network on ``X``, ``Y``."""
+        if X.shape[0] == 0:
+            return float("nan"), float("nan")
+        out = self.network.predict(X)
+        loss = self.network.loss(X, Y, self.config.loss)
+        return loss, self._correct(out, Y) / X.shape[0]
+
+    def _evaluate_train(self, running=None):
+        data = self.data
+        if running is None or data.X_train.shape[0] <= EXACT_TRAIN_EVAL_MAX:
+            return self.evaluate(data.X_train, data.Y_train)
+        return running[0] / running[2], running[1] / running[2]
+
+    def _record(self, seconds, train, speed=0.0, iterations=0):
+        test = self.evaluate(self.data.X_test, self.data.Y_test)
+        net = self.network
+        return EpochRecord(
+            self.epoch, float(train[0]), float(test[0]), float(train[1]), float(test[1]),
+            seconds, speed, iterations, self.config.lr,
+            [float(np.linalg.norm(l.weights)) for l in net.layers],
+            [float(np.linalg.norm(l._dW)) for l in net.layers])
+
+    def predict(self, X):
+        return self.network.predict(X)
