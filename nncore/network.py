@@ -164,6 +164,15 @@ class Network:
     def n_params(self):
         return self.params.size
 
+    def unflatten(self, flat):
+        """Split a flat parameter vector (e.g. from a History) into [(W, b), ...] views."""
+        out = []
+        for l in self.layers:
+            W = flat[l.weight_slice].reshape(l.n_in, l.n_out)
+            b = flat[l.weight_slice.stop:l.slice.stop] if l.use_bias else np.zeros(l.n_out, flat.dtype)
+            out.append((W, b))
+        return out
+
     def get_config(self):
         return {"sizes": self.sizes, "activations": self.activations,
                 "biases": self.use_biases, "init": self.init, "dtype": self.dtype.name}

@@ -249,5 +249,10 @@ class Trainer:
             [float(np.linalg.norm(l.weights)) for l in net.layers],
             [float(np.linalg.norm(l._dW)) for l in net.layers])
 
+    def weights_at(self, epoch):
+        """[(W, b), ...] of the stored epoch nearest at or before ``epoch``, and that epoch."""
+        kept = self.history.nearest(epoch)
+        return self.network.unflatten(self.history.weights[kept]), kept
+
     def predict(self, X):
         return self.network.predict(X)
