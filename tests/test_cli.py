@@ -1,0 +1,60 @@
+"""python -m nncore: listing, training, JSON output and bad arguments."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nncore.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "nncore", *args], capture_output=True, text=True)
+
+
+def test_lists(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist_sample" in out and "xor" in out and "fashion_sample" in out
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "xor_9line" in out and "mnist_200_modern" in out
+
+
+def test_train_json_lines():
+    r = run("train", "--dataset", "moons", "--hidden", "8,4", "--activation", "tanh",
+            "--optimizer", "momentum", "--lr", "0.05", "--batch-size", "16", "--epochs", "3",
+            "--seed", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [l["epoch"] for l in lines] == [1, 2, 3]
+    for key in ("train_loss", "test_loss", "train_acc", "test_acc", "seconds", "samples_per_s"):
+        assert key in lines[0]
+
+
+def test_preset_trains_for_its_own_length(capsys):
+    assert main(["train", "--preset", "xor_9line"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch  100/100" in out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--dataset", "nope"], "unknown dataset 'nope'"),
+    (["--dataset", "moons", "--hidden", "4,x"], "positive whole numbers"),
+    (["--dataset", "moons", "--lr", "-3"], "lr must be"),
+    (["--dataset", "moons", "--optimizer", "rmsprop"], "unknown optimizer"),
+    (["--dataset", "moons", "--option", "noise=9"], "option noise must be between"),
+    (["--preset", "nope"], "unknown preset"),
+    (["--dataset", "mnist", "--data-dir", "/nonexistent"], "no IDX files found"),
+])
+def test_bad_arguments_exit_non_zero_with_one_line(args, needle):
+    r = run("train", *args, "--epochs", "1")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and needle in r.stderr
+
+
+def test_divergence_exit_code():
+    r = run("train", "--dataset", "moons", "--hidden", "16", "--activation", "relu",
+            "--output-activation", "linear", "--loss", "mse", "--optimizer", "sgd", "--lr", "60",
+            "--epochs", "30")
+    assert r.returncode == 3 and "diverged" in r.stderr
