@@ -145,8 +145,9 @@ class Trainer:
         good_params, good_state = net.params.copy(), opt.state_dict()
         start, its0, running = time.perf_counter(), self.iterations, [0.0, 0.0, 0]
         try:
-            for _ in range(cfg.passes_per_epoch):
-                self._one_pass(running)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for _ in range(cfg.passes_per_epoch):
+                    self._one_pass(running)
         except FloatingPointError as exc:
             net.params[...] = good_params
             opt.load_state_dict(good_state)
