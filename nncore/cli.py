@@ -1,4 +1,4 @@
-"""Command line: ``python -m nncore {datasets,presets,train}``."""
+"""Command line: ``python -m nncore {datasets,presets,train,validate,predict}``."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +45,30 @@ def _parser():
     t.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a dataset option, e.g. noise=0.2 (repeatable)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
+    t.add_argument("--resume", metavar="PATH",
+                   help="continue the run saved in a training-state file (--epochs N: N more epochs)")
+    t.add_argument("--export", metavar="PATH",
+                   help="save the training state (.json or .json.gz) when training ends")
+    t.add_argument("--readable", action="store_true",
+                   help="with --export: nested lists instead of compact base64 arrays")
+    keep = t.add_mutually_exclusive_group()
+    keep.add_argument("--every", type=int, metavar="K",
+                      help="with --export: keep every K-th epoch's weights (default: every epoch)")
+    keep.add_argument("--latest", action="store_true",
+                      help="with --export: keep only the latest epoch's weights")
+    v = sub.add_parser("validate", help="check a training-state file and summarise it")
+    v.add_argument("path", help="a training-state file (.json or .json.gz)")
+    v.add_argument("--no-data", action="store_true",
+                   help="do not rebuild the dataset to check it matches the file")
+    v.add_argument("--data-dir", help="folder of the IDX files of a full dataset")
+    v.add_argument("--max-mb", type=float, default=200.0, help="size limit in MB (default 200)")
+    pr = sub.add_parser("predict", help="classify image files with a saved image-trained network")
+    pr.add_argument("--model", required=True, metavar="SNAPSHOT",
+                    help="a training-state file (.json or .json.gz) of a network trained on images")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, TIFF or WebP files")
+    pr.add_argument("--epoch", type=int, help="use the weights of this stored epoch (default: the latest)")
+    pr.add_argument("--json", action="store_true",
+                    help='one JSON object per image: {"file", "label", "probabilities"} or {"file", "error"}')
     return p
 
 
@@ -104,22 +128,148 @@ def _print_epoch(rec, total, as_json):
               f"  {rec.samples_per_s:,.0f} samples/s", flush=True)
 
 
+RESUME_FIXED = ("dataset", "preset", "hidden", "activation", "output_activation", "loss",
+                "optimizer", "seed", "dtype", "option")
+RESUME_SOFT = ("lr", "momentum", "l2", "dropout", "target_loss")
+
+
+def _export_choice(a):
+    if a.every is not None and a.every < 1:
+        raise CliError(f"--every must be a whole number >= 1, got {a.every}")
+    if not a.export and (a.readable or a.every is not None or a.latest):
+        raise CliError("--readable, --every and --latest need --export PATH")
+    return "latest" if a.latest else (a.every or "all")
+
+
+def _resume_trainer(a):
+    from . import snapshot
+    fixed = [f"--{k.replace('_', '-')}" for k in RESUME_FIXED if getattr(a, k) not in (None, [])]
+    if fixed:
+        raise CliError(f"--resume continues the saved run as it was; {', '.join(fixed)} cannot change "
+                       "it (soft settings can: --lr, --momentum, --batch-size, --batch, --l2, --dropout, "
+                       "--target-loss)")
+    if a.epochs is not None and a.epochs < 1:
+        raise CliError(f"--epochs must be a whole number >= 1, got {a.epochs}")
+    try:
+        trainer = snapshot.load(a.resume).to_trainer(data_dir=a.data_dir)
+    except snapshot.SnapshotError as exc:
+        raise CliError(f"{a.resume}: {exc}") from None
+    changes = {k: getattr(a, k) for k in RESUME_SOFT if getattr(a, k) is not None}
+    if a.batch:
+        changes["batch"] = a.batch
+    elif a.batch_size is not None:
+        changes.update(batch="mini", batch_size=a.batch_size)
+    if a.epochs is not None:
+        changes["epochs"] = trainer.epoch + a.epochs
+    elif trainer.epoch >= trainer.config.epochs:
+        raise CliError(f"the run in {a.resume} has trained its {trainer.config.epochs} epochs; "
+                       "say how many more with --epochs N")
+    trainer.update_settings(**changes)
+    return trainer
+
+
 def cmd_train(a):
-    cfg = config_from_args(a)
-    trainer = Trainer(cfg)
+    keep = _export_choice(a)
+    if a.resume:
+        trainer = _resume_trainer(a)
+        cfg = trainer.config
+    else:
+        cfg = config_from_args(a)
+        trainer = Trainer(cfg)
     if not a.json:
         net = trainer.network
+        start = f", resumed at epoch {trainer.epoch} from {a.resume}" if a.resume else ""
         print(f"{cfg.dataset}: {net.sizes} {net.activations}, {net.n_params:,} parameters, "
               f"{cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch}"
-              f"{'' if cfg.batch != 'mini' else ' ' + str(cfg.batch_size)}, {cfg.epochs} epochs",
+              f"{'' if cfg.batch != 'mini' else ' ' + str(cfg.batch_size)}, {cfg.epochs} epochs{start}",
               flush=True)
+    code = 0
     try:
         while not trainer.done:
             _print_epoch(trainer.run_epoch(), cfg.epochs, a.json)
     except Diverged as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 3
+        code = 3
+    if a.export:
+        from . import snapshot
+        try:
+            size = snapshot.save(trainer, a.export, epochs=keep, readable=a.readable)
+        except OSError as exc:
+            raise CliError(f"cannot write {a.export}: {exc.strerror or exc}") from None
+        print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({size / 2**20:.2f} MB)",
+              file=sys.stderr if a.json else sys.stdout, flush=True)
+    return code
+
+
+def cmd_validate(a):
+    from . import snapshot
+    if not a.max_mb > 0:
+        raise CliError(f"--max-mb must be > 0, got {a.max_mb}")
+    try:
+        snap = snapshot.load(a.path, max_bytes=int(a.max_mb * 2**20))
+    except snapshot.SnapshotError as exc:
+        print(f"invalid: {a.path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"OK: {a.path}: {snap.describe()}")
+    if a.no_data:
+        print("data: not checked (--no-data)")
+        return 0
+    try:
+        snap.build_data(data_dir=a.data_dir)
+    except snapshot.SnapshotError as exc:
+        print(f"cannot load here: {exc}", file=sys.stderr)
+        return 1
+    print(f"data: {snap.config.dataset} rebuilt from the config matches the file ({snap.fingerprint[:23]}...)")
     return 0
+
+
+def cmd_predict(a):
+    """Exit 0 if every image was read, 1 if some were not; a bad model file is exit 2."""
+    from . import predict, snapshot
+    from .images import ImageError
+    try:
+        snap = snapshot.load(a.model)
+        spec = predict.image_input_of_snapshot(snap)
+        net = predict.network_from_snapshot(snap)
+    except (snapshot.SnapshotError, ValueError) as exc:
+        raise CliError(f"{a.model}: {exc}") from None
+    if a.epoch is not None:
+        stored = {s["epoch"]: s["params"] for s in snap.states}
+        if a.epoch not in stored:
+            raise CliError(f"--epoch {a.epoch}: the file stores the weights of epochs "
+                           f"{', '.join(map(str, sorted(stored)))}")
+        net.params[...] = stored[a.epoch]
+    items = []
+    for path in a.images:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(predict.MAX_IMAGE_BYTES + 1)
+        except OSError as exc:
+            items.append((path, ImageError(f"cannot read the file: {exc.strerror or exc}")))
+            continue
+        try:
+            items.append((path, predict.preprocess_image(data, spec.fmt)))
+        except ImageError as exc:
+            items.append((path, exc))
+    failed = 0
+    for r in predict.predict_preprocessed(net, items, spec):
+        if not r.ok:
+            failed += 1
+            if a.json:
+                print(json.dumps({"file": r.name, "error": r.error}), flush=True)
+            else:
+                print(f"{r.name}: error: {r.error}", file=sys.stderr, flush=True)
+            continue
+        best = r.top(3)
+        if a.json:
+            print(json.dumps({"file": r.name, "label": spec.class_names[best[0][0]],
+                              "probabilities": {n: round(float(p), 6)
+                                                for n, p in zip(spec.class_names, r.probs)}}),
+                  flush=True)
+        else:
+            guesses = ", then ".join(f"{spec.class_names[c]} ({p:.1%})" for c, p in best if p >= 0.005)
+            print(f"{r.name}: {guesses}", flush=True)
+    return 1 if failed else 0
 
 
 def main(argv=None):
@@ -134,6 +284,10 @@ def main(argv=None):
                 print(f"{name:22} {p['description']}")
         elif a.command == "train":
             return cmd_train(a)
+        elif a.command == "validate":
+            return cmd_validate(a)
+        elif a.command == "predict":
+            return cmd_predict(a)
     except (ValueError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Training one epoch at a time, with a bounded history of per-epoch weights."""
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -51,9 +52,11 @@ class History:
         self.weights, self.grads = {}, {}
         self.thinned = 0
 
-    def add(self, epoch, params, grads):
+    def add(self, epoch, params, grads=None):
+        """Store copies; ``grads=None`` (e.g. an epoch loaded from a snapshot) stores none."""
         self.weights[epoch] = params.copy()
-        self.grads[epoch] = grads.copy()
+        if grads is not None:
+            self.grads[epoch] = grads.copy()
         while self.nbytes > self.budget_bytes and len(self.weights) > 3:
             self._thin()
 
@@ -62,7 +65,8 @@ class History:
         older = epochs[1:-2]
         drop = older[1::2] or older[:1]
         for e in drop:
-            del self.weights[e], self.grads[e]
+            del self.weights[e]
+            self.grads.pop(e, None)
         self.thinned += len(drop)
 
     @property
@@ -80,7 +84,8 @@ class History:
 
     def truncate(self, last_epoch):
         for e in [e for e in self.weights if e > last_epoch]:
-            del self.weights[e], self.grads[e]
+            del self.weights[e]
+            self.grads.pop(e, None)
 
 
 class Trainer:
@@ -257,3 +262,40 @@ class Trainer:
 
     def predict(self, X):
         return self.network.predict(X)
+
+    # -- resumable state (snapshots: nncore/snapshot.py) -----------------------------
+    def state_dict(self):
+        """Copies of everything the next epoch depends on besides the config and data.
+
+        ``params`` and ``grads`` are flat (``network.n_params``,); ``optimizer`` is the
+        optimiser's ``state_dict()``; ``rng`` is ``rng.bit_generator.state``; ``records``
+        are :class:`EpochRecord` dicts for epochs 0 .. ``epoch``.
+        """
+        return {"epoch": self.epoch, "iterations": self.iterations, "stop_reason": self.stop_reason,
+                "params": self.network.params.copy(), "grads": self.network.grads.copy(),
+                "optimizer": self.optimizer.state_dict(),
+                "rng": copy.deepcopy(self.rng.bit_generator.state),
+                "records": [r.to_dict() for r in self.records]}
+
+    def load_state_dict(self, state, history=None):
+        """Continue from ``state`` (as :meth:`state_dict` returns) with ``history``
+        ({epoch: flat params}; the latest epoch is added from ``state`` if missing).
+
+        Meant for a trainer just built from the same config and data: validate first
+        (nncore.snapshot does), and discard this trainer if this raises.
+        """
+        net = self.network
+        net.params[...] = state["params"]
+        net.grads[...] = state.get("grads", 0)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.epoch, self.iterations = int(state["epoch"]), int(state["iterations"])
+        self.stop_reason = state.get("stop_reason")
+        self.records = [r if isinstance(r, EpochRecord) else EpochRecord(**r) for r in state["records"]]
+        kept = dict(history or {})
+        kept.setdefault(self.epoch, net.params)
+        self.history = History(self.history.budget_bytes)
+        for e in sorted(kept):
+            self.history.add(e, np.asarray(kept[e], net.dtype), net.grads if e == self.epoch else None)
+        self.history.thinned += self.epoch + 1 - len(kept)
+        return self

@@ -1,0 +1,233 @@
+"""Load: N concurrent browser sessions on one hosted-mode server.
+
+Starts ``streamlit run dashboard/app.py`` with ``NNCORE_HOSTED=1`` on a loopback port (a
+fresh server for every N, so closed sessions of the last round do not count), then opens N
+Playwright contexts at once in one headless Chromium. Each session chooses a dataset, sets
+the hidden layers and clicks **Train 1 epoch** E times, timing each click until the epoch
+count shows the new epoch, the app is idle and the charts are painted. Prints per N:
+
+- click -> update time: median, p95 and max over all clicks of all sessions;
+- failed sessions (an error, a timeout, or a traceback on the page);
+- lost runs (a session whose run is not at epoch E with its own network at the end);
+- the server's RSS (the streamlit process and its children, sampled every 0.1 s):
+  after start, peak, and the growth per session.
+
+    python bench/bench_load.py                       # N = 1, 4, 8, 16; MNIST sample 128, 64
+    python bench/bench_load.py --sessions 1 4 --epochs 3 --dataset moons --hidden "16, 8"
+
+Only loopback addresses are used; every wait is bounded (``--timeout``).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "browser"))
+sys.path.insert(0, ROOT)
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, app_log, start_app, stop_app  # noqa: E402
+
+IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+        '[data-test-script-state="notRunning"]')
+EPOCH_IS = """(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+    .some(m => m.innerText.startsWith('Epoch') &&
+               m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === want)"""
+FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+# -- server memory -------------------------------------------------------------------------
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def tree_rss(pid) -> int:
+    """Resident bytes of ``pid`` and all its descendants."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+        todo += _children(p)
+    return total
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid, every=0.1):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak = pid, every, 0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._stop_event.wait(self.every)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(5)
+        return self.peak
+
+
+# -- one session ---------------------------------------------------------------------------
+async def idle(page, timeout):
+    await page.wait_for_selector(IDLE, timeout=timeout)
+    await page.evaluate(FRAMES)
+
+
+async def choose(page, label, option, timeout):
+    box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True))
+    for _ in range(5):
+        await idle(page, timeout)
+        await box.locator("input").click()
+        try:
+            await page.get_by_role("option", name=option, exact=True).click(timeout=5000)
+        except Exception:             # a rerun closed the list: open it again
+            await page.keyboard.press("Escape")
+            continue
+        return
+    raise RuntimeError(f"could not choose {option} in {label}")
+
+
+async def session(browser, url, args, shape, out):
+    """Run one session; append its record to ``out``."""
+    rec = {"clicks": [], "setup": None, "failed": None, "lost": False}
+    timeout = args.timeout * 1000
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = await ctx.new_page()
+        page.set_default_timeout(timeout)
+        t0 = time.perf_counter()
+        await page.goto(url + "/", wait_until="domcontentloaded")
+        await page.wait_for_selector('[data-testid="stSidebar"]', timeout=timeout)
+        await idle(page, timeout)
+        await choose(page, "Dataset", args.dataset, timeout)
+        await page.get_by_text(args.dataset, exact=True).first.wait_for()
+        field = page.get_by_label("Hidden layers", exact=True)
+        await field.fill(args.hidden)
+        await field.press("Enter")
+        await page.get_by_text(f"{args.dataset} · {shape}").first.wait_for()
+        await page.wait_for_function(EPOCH_IS, arg="0")
+        await idle(page, timeout)
+        rec["setup"] = time.perf_counter() - t0
+        button = page.get_by_role("button", name="Train 1 epoch", exact=True)
+        for e in range(1, args.epochs + 1):
+            t = time.perf_counter()
+            await button.click()
+            await page.wait_for_function(EPOCH_IS, arg=str(e))
+            await idle(page, timeout)
+            rec["clicks"].append(time.perf_counter() - t)
+        summary = await page.get_by_text(f"{args.dataset} · {shape}").count()
+        epoch_ok = await page.evaluate(f"({EPOCH_IS})('{args.epochs}')")
+        rec["lost"] = not (summary and epoch_ok)
+        if await page.get_by_test_id("stException").count():
+            rec["failed"] = "a traceback on the page"
+    except Exception as exc:          # a failed session is counted, not fatal
+        rec["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+    finally:
+        await ctx.close()
+    out.append(rec)
+
+
+async def round_(n, url, args, shape):
+    from playwright.async_api import async_playwright
+    out = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                          headless=True)
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(session(browser, url, args, shape, out) for _ in range(n))),
+                timeout=args.round_timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            await browser.close()
+    while len(out) < n:               # sessions cut off by the round's time limit
+        out.append({"clicks": [], "setup": None, "failed": "round time limit", "lost": True})
+    return out
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8, 16])
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--dataset", default="mnist_sample")
+    ap.add_argument("--hidden", default="128, 64")
+    ap.add_argument("--timeout", type=float, default=90.0, help="seconds per browser action")
+    ap.add_argument("--round-timeout", type=float, default=600.0, help="seconds per N")
+    ap.add_argument("--local", action="store_true", help="run the server in local mode")
+    args = ap.parse_args(argv)
+
+    from dashboard.state import count_params, shape_text
+    from nncore.datasets import load_dataset
+    import numpy as np
+    from nncore import parse_hidden
+    data = load_dataset(args.dataset, None, np.random.default_rng(0))
+    sizes = [data.n_in, *parse_hidden(args.hidden), data.n_out]
+    shape = shape_text(sizes)
+    print(f"{args.dataset} {shape} ({count_params(sizes):,} parameters), {args.epochs} clicks on "
+          f"Train 1 epoch per session, {'local' if args.local else 'hosted'} mode, "
+          f"{os.cpu_count()} cores", flush=True)
+    env = {"NNCORE_HOSTED": "0" if args.local else "1"}
+    header = (f"{'N':>3} {'ok':>3} {'failed':>6} {'lost':>4} {'median s':>9} {'p95 s':>7} "
+              f"{'max s':>7} {'setup s':>8} {'RSS start':>10} {'RSS peak':>9} {'MB/session':>10}")
+    rows = []
+    for n in args.sessions:
+        proc, url = start_app(env=env)
+        try:
+            time.sleep(1.0)
+            base = tree_rss(proc.pid)
+            sampler = Sampler(proc.pid)
+            sampler.start()
+            t = time.perf_counter()
+            recs = asyncio.run(round_(n, url, args, shape))
+            wall = time.perf_counter() - t
+            peak = sampler.stop()
+        finally:
+            stop_app(proc)
+        clicks = [c for r in recs for c in r["clicks"]]
+        failed = [r["failed"] for r in recs if r["failed"]]
+        lost = sum(1 for r in recs if r["lost"] and not r["failed"])
+        setup = [r["setup"] for r in recs if r["setup"] is not None]
+        row = (f"{n:>3} {n - len(failed):>3} {len(failed):>6} {lost:>4} "
+               f"{statistics.median(clicks) if clicks else float('nan'):>9.2f} "
+               f"{pct(clicks, 0.95):>7.2f} {max(clicks) if clicks else float('nan'):>7.2f} "
+               f"{statistics.median(setup) if setup else float('nan'):>8.1f} "
+               f"{base / 2**20:>7.0f} MB {peak / 2**20:>6.0f} MB "
+               f"{(peak - base) / 2**20 / n:>7.1f} MB")
+        rows.append(row)
+        print(header if len(rows) == 1 else "", end="\n" if len(rows) == 1 else "")
+        print(row, f"  ({len(clicks)} clicks, {wall:.0f} s)", flush=True)
+        for why in sorted(set(failed)):
+            print(f"      failed: {why} (x{failed.count(why)})")
+        if failed and os.environ.get("NNCORE_BENCH_LOG") == "1":
+            print(app_log(proc)[-4000:])
+    print("\n" + header)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

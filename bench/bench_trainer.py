@@ -1,0 +1,359 @@
+"""Training throughput of nncore against PyTorch CPU, and nncore's share of NumPy's matmul peak.
+
+The workload: an MLP 784-256-128-10, ReLU, softmax + cross-entropy, Adam (lr 1e-3), mini-batches
+of 128, float32, on Fashion-MNIST (the full 60,000 / 10,000 images when Debian's
+``dataset-fashion-mnist`` is installed or ``--data-dir`` names a folder of IDX files, else the
+shipped sample). PyTorch (CPU, 2 threads) trains the same network from the same initial weights on
+the same arrays, when it is importable (``pip install torch==2.13.0``; it is never a dependency of
+the app). The two contenders alternate epoch by epoch in this one process, and the figures are
+medians over epochs: two-thread timings on a small VM are noisy and sometimes bimodal.
+
+Measure with the two OpenBLAS variables unset **in this command only**. Some machines set
+``OPENBLAS_CORETYPE=Haswell`` (older OpenBLAS builds crash without it), which makes a current
+NumPy run AVX2 kernels at about half speed::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_trainer.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_trainer.py --accuracy
+
+``--accuracy`` trains 10 epochs and checks the >= 88.5 % test-accuracy target on the full test
+set. The script prints which OpenBLAS kernel ran (``pip install threadpoolctl`` to see it) and how
+much CPU other processes took during each epoch: epochs that shared the CPU are marked ``*`` and
+left out of the medians when enough clean epochs remain.
+
+Figures:
+
+* samples/s: training samples per second of wall time, per epoch (evaluation excluded);
+* GFLOP/s: the matmul work of one training epoch (forward, weight gradients, input gradients:
+  about 1.0 MFLOP per sample, 60 GFLOP per epoch on the full set) over the epoch's time;
+* peak: NumPy's own sgemm rate measured in this run, on large square matrices and on the
+  matmuls of one training step at batch 128 (the best nncore could reach if everything but the
+  matmuls took no time). "% of peak" is against the batch-128 figure, the other one shown too.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from nncore import RunConfig, Trainer, load_dataset  # noqa: E402
+
+HIDDEN = [256, 128]
+BATCH = 128
+LR = 1e-3
+THROUGHPUT_TARGET = 1.5      # x PyTorch
+PEAK_TARGET = 0.60           # of NumPy's sgemm peak at the training shapes
+ACCURACY_TARGET = 0.885      # full Fashion-MNIST test set after 10 epochs
+BUSY_LIMIT = 0.10            # cores used by other processes above which an epoch is marked
+
+
+# -- machine -----------------------------------------------------------------------------------
+class CpuMeter:
+    """CPU used by other processes during an interval, in cores (Linux; else None)."""
+
+    def __init__(self):
+        self.ok = os.path.exists("/proc/stat")
+        self.tick = os.sysconf("SC_CLK_TCK") if self.ok else 100
+
+    def _read(self):
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        busy = sum(v) - v[3] - v[4]          # all but idle and iowait (guest time is in user)
+        t = os.times()
+        return busy / self.tick, t.user + t.system, time.perf_counter()
+
+    def start(self):
+        self._t0 = self._read() if self.ok else None
+
+    def others(self):
+        if not self.ok:
+            return None
+        b0, own0, w0 = self._t0
+        b1, own1, w1 = self._read()
+        return max(0.0, (b1 - b0) - (own1 - own0)) / max(w1 - w0, 1e-9)
+
+
+def blas_description():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS kernel unknown (pip install threadpoolctl to see it)"
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not infos:
+        return "no BLAS found by threadpoolctl"
+    i = infos[0]
+    return (f"{i.get('internal_api')} {i.get('version')}, kernel {i.get('architecture')}, "
+            f"{i.get('num_threads')} threads")
+
+
+def env_warning():
+    bad = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+    if bad:
+        return (f"WARNING: {', '.join(f'{k}={os.environ[k]}' for k in bad)} is set: OpenBLAS may "
+                "run slower kernels. Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python "
+                "bench/bench_trainer.py")
+    return None
+
+
+# -- FLOPs and the matmul peak ------------------------------------------------------------------
+def flops_per_sample(sizes):
+    """Matmul FLOPs of one training sample: forward x W, dW = x^T delta, dx = delta W^T
+    (no dx for the first layer). Elementwise work is not counted."""
+    pairs = list(zip(sizes, sizes[1:]))
+    fwd = sum(2 * i * o for i, o in pairs)
+    return fwd + fwd + sum(2 * i * o for i, o in pairs[1:])
+
+
+def _rate(fn, flops, seconds=0.4, rounds=3):
+    fn()
+    best = 0.0
+    for _ in range(rounds):
+        k, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            k += 1
+            dt = time.perf_counter() - t0
+            if dt >= seconds / rounds:
+                break
+        best = max(best, flops * k / dt)
+    return best / 1e9
+
+
+def square_peak(sizes=(1024, 2048, 3072)):
+    """Best sgemm GFLOP/s on large square float32 matrices."""
+    rng = np.random.default_rng(0)
+    best = {}
+    for n in sizes:
+        a, b = (rng.random((n, n), dtype=np.float32) for _ in range(2))
+        c = np.empty((n, n), np.float32)
+        best[n] = _rate(lambda: np.matmul(a, b, out=c), 2.0 * n ** 3)
+    return best
+
+
+def step_peak(sizes, batch=BATCH, seconds=0.4):
+    """GFLOP/s of exactly the matmuls of one training step (same shapes and transposes)."""
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    acts = [rng.random((batch, s), dtype=f32) for s in sizes]
+    deltas = [rng.random((batch, s), dtype=f32) for s in sizes]
+    Ws = [rng.random((i, o), dtype=f32) for i, o in zip(sizes, sizes[1:])]
+    dWs = [np.empty_like(W) for W in Ws]
+
+    def step():
+        for l, W in enumerate(Ws):
+            np.matmul(acts[l], W, out=acts[l + 1])
+        for l in range(len(Ws) - 1, -1, -1):
+            np.matmul(acts[l].T, deltas[l + 1], out=dWs[l])
+            if l > 0:
+                np.matmul(deltas[l + 1], Ws[l].T, out=deltas[l])
+
+    return _rate(step, flops_per_sample(sizes) * batch, seconds)
+
+
+# -- data and contenders -----------------------------------------------------------------------
+def load_data(data_dir=None, sample=False, seed=0):
+    if not sample:
+        try:
+            opts = {"data_dir": data_dir} if data_dir else {}
+            return load_dataset("fashion_mnist", opts, seed), "Fashion-MNIST (full)"
+        except ValueError as exc:
+            if data_dir:
+                raise SystemExit(f"bench_trainer: {exc}")
+    return load_dataset("fashion_sample", {}, seed), "Fashion-MNIST sample (full set not found)"
+
+
+class Nncore:
+    name = "nncore"
+
+    def __init__(self, data, seed):
+        cfg = RunConfig(dataset=data.name, hidden=HIDDEN, activations=None, loss="cross_entropy",
+                        optimizer="adam", lr=LR, batch="mini", batch_size=BATCH, shuffle=True,
+                        epochs=10_000, seed=seed, dtype="float32")
+        self.trainer = Trainer(cfg, data=data, history_budget=64 * 2**20)
+
+    def initial_weights(self):
+        return [(l.weights.copy(), l.biases.copy()) for l in self.trainer.network.layers]
+
+    def epoch(self):
+        rec = self.trainer.run_epoch()
+        return rec.seconds, rec.test_acc
+
+
+class Torch:
+    name = "PyTorch"
+
+    def __init__(self, data, weights, seed, threads, adam):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        layers = []
+        for i, (W, b) in enumerate(weights):
+            lin = torch.nn.Linear(W.shape[0], W.shape[1])
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(b))
+            layers += [lin] + ([torch.nn.ReLU()] if i < len(weights) - 1 else [])
+        self.model = torch.nn.Sequential(*layers)
+        kw = {"fused": True} if adam == "fused" else {"foreach": adam == "foreach"}
+        self.adam = adam
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8, **kw)
+        self.X = torch.from_numpy(data.X_train)
+        self.y = torch.from_numpy(data.Y_train.argmax(axis=1))
+        self.Xt = torch.from_numpy(data.X_test)
+        self.yt = torch.from_numpy(data.Y_test.argmax(axis=1))
+
+    def epoch(self):
+        torch, model, opt = self.torch, self.model, self.opt
+        n = self.X.shape[0]
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=self.gen)
+        for s in range(0, n, BATCH):
+            idx = perm[s:s + BATCH]
+            xb, yb = self.X.index_select(0, idx), self.y.index_select(0, idx)
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        seconds = time.perf_counter() - t0
+        model.eval()
+        with torch.no_grad():
+            acc = float((model(self.Xt).argmax(dim=1) == self.yt).float().mean())
+        return seconds, acc
+
+
+def make_torch(data, weights, args):
+    if args.no_torch:
+        return None, "PyTorch skipped (--no-torch)"
+    try:
+        import torch
+    except ImportError:
+        return None, "PyTorch not importable (pip install torch==2.13.0 to compare)"
+    return Torch(data, weights, args.seed, args.torch_threads, args.torch_adam), \
+        f"torch {torch.__version__}, {args.torch_threads} threads, Adam {args.torch_adam}"
+
+
+# -- report -------------------------------------------------------------------------------------
+def clean_median(values, busy):
+    """Median over epochs without CPU interference when at least 2 are clean, else over all."""
+    clean = [v for v, b in zip(values, busy) if b is None or b <= BUSY_LIMIT]
+    use = clean if len(clean) >= 2 else values
+    return statistics.median(use), len(use)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=None, help="epochs per contender (default 3; "
+                   "10 with --accuracy)")
+    p.add_argument("--accuracy", action="store_true",
+                   help=f"train 10 epochs and check test accuracy >= {ACCURACY_TARGET:.1%}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--sample", action="store_true", help="use the shipped sample, not the full set")
+    p.add_argument("--no-torch", action="store_true", help="time nncore alone")
+    p.add_argument("--torch-threads", type=int, default=2)
+    p.add_argument("--torch-adam", choices=("fused", "foreach", "for-loop"), default="fused",
+                   help="PyTorch's Adam implementation (default: fused, its fastest on CPU)")
+    p.add_argument("--pause", type=float, default=0.3,
+                   help="seconds of rest between contenders, so idle BLAS/OpenMP threads sleep")
+    args = p.parse_args(argv)
+    epochs = args.epochs or (10 if args.accuracy else 3)
+    if epochs < 1:
+        p.error("--epochs must be at least 1")
+
+    warn = env_warning()
+    data, label = load_data(args.data_dir, args.sample, args.seed)
+    n_train, n_test = data.X_train.shape[0], data.X_test.shape[0]
+    sizes = [data.n_in, *HIDDEN, data.n_out]
+    nn = Nncore(data, args.seed)
+    th, th_label = make_torch(data, nn.initial_weights(), args)
+
+    print(f"{label}: {n_train:,} training / {n_test:,} test images")
+    print(f"MLP {'-'.join(map(str, sizes))}, relu, softmax + cross-entropy, Adam {LR:g}, "
+          f"batch {BATCH}, float32, seed {args.seed}")
+    print(f"numpy {np.__version__}: {blas_description()}")
+    print(th_label)
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    if warn:
+        print(warn)
+    print()
+
+    meter = CpuMeter()
+    sq_before, st_before = square_peak(), step_peak(sizes)
+    contenders = [c for c in (nn, th) if c is not None]
+    rows = {c.name: [] for c in contenders}
+    header = f"{'epoch':>5}  " + "  ".join(f"{c.name + ' s':>10} {'samples/s':>10} {'test acc':>8} "
+                                           f"{'others':>6}" for c in contenders)
+    print(header)
+    step_samples = []
+    for e in range(epochs):
+        order = contenders if e % 2 == 0 else contenders[::-1]
+        for c in order:
+            time.sleep(args.pause)
+            meter.start()
+            seconds, acc = c.epoch()
+            busy = meter.others()
+            rows[c.name].append((seconds, acc, busy))
+        cells = []
+        for c in contenders:
+            s, acc, busy = rows[c.name][-1]
+            mark = "*" if busy is not None and busy > BUSY_LIMIT else " "
+            busy_txt = "n/a" if busy is None else f"{busy:.2f}"
+            cells.append(f"{s:>10.3f} {n_train / s:>10,.0f} {acc:>8.2%} {busy_txt:>5}{mark}")
+        print(f"{e + 1:>5}  " + "  ".join(cells), flush=True)
+        step_samples.append(step_peak(sizes, seconds=0.15))
+    sq_after, st_after = square_peak(), step_peak(sizes)
+
+    sq = {n: max(sq_before[n], sq_after[n]) for n in sq_before}
+    sq_best_n = max(sq, key=sq.get)
+    step_best = max(st_before, st_after, *step_samples)
+    flops_epoch = flops_per_sample(sizes) * n_train
+
+    print("\n(others = CPU cores used by other processes during that epoch; * = above "
+          f"{BUSY_LIMIT:.2f}, left out of the medians when at least 2 clean epochs remain)\n")
+    med = {}
+    for c in contenders:
+        secs = [r[0] for r in rows[c.name]]
+        busy = [r[2] for r in rows[c.name]]
+        med[c.name], used = clean_median(secs, busy)
+        print(f"{c.name:<8} median epoch {med[c.name]:.3f} s over {used} epoch(s): "
+              f"{n_train / med[c.name]:>9,.0f} samples/s (best epoch {n_train / min(secs):,.0f})"
+              f"   test accuracy after {epochs} epochs: {rows[c.name][-1][1]:.2%}")
+    results = {}
+    if th is not None:
+        ratio = med["PyTorch"] / med["nncore"]
+        results["ratio"] = ratio
+        print(f"throughput nncore / PyTorch: {ratio:.2f}x   (target >= {THROUGHPUT_TARGET}x: "
+              f"{'met' if ratio >= THROUGHPUT_TARGET else 'NOT met'})")
+    gflops = flops_epoch / med["nncore"] / 1e9
+    share = gflops / step_best
+    print(f"\nmatmul work per epoch: {flops_epoch / 1e9:.1f} GFLOP "
+          f"({flops_per_sample(sizes) / 1e6:.3f} MFLOP per sample)")
+    print(f"NumPy sgemm peak in this run: {sq[sq_best_n]:.0f} GFLOP/s on {sq_best_n}x{sq_best_n} "
+          f"squares ({', '.join(f'{n}: {v:.0f}' for n, v in sq.items())}); "
+          f"{step_best:.0f} GFLOP/s for one training step's matmuls at batch {BATCH}")
+    print(f"nncore achieved: {gflops:.0f} GFLOP/s = {share:.0%} of the batch-{BATCH} peak "
+          f"(target >= {PEAK_TARGET:.0%}: {'met' if share >= PEAK_TARGET else 'NOT met'}), "
+          f"{gflops / sq[sq_best_n]:.0%} of the large-square peak")
+    if args.accuracy:
+        acc = rows["nncore"][-1][1]
+        full = label.startswith("Fashion-MNIST (full)")
+        verdict = ("met" if acc >= ACCURACY_TARGET else "NOT met") if full else \
+            "not checked: the target is for the full test set"
+        print(f"nncore test accuracy after {epochs} epochs: {acc:.2%} "
+              f"(target >= {ACCURACY_TARGET:.1%} on the full test set: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

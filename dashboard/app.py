@@ -1,0 +1,42 @@
+"""Entry point: ``streamlit run dashboard/app.py`` from the repository root."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:          # Streamlit puts dashboard/, not the repo root, on sys.path
+    sys.path.insert(0, ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import checkpoint, sidebar, state  # noqa: E402
+
+PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app_pages")
+
+st.set_page_config(page_title="nncore: watch a network learn", page_icon=":material/neurology:",
+                   layout="wide")
+if state.LIMITS.hosted:           # no traceback for visitors, whatever config.toml says
+    st.set_option("client.showErrorDetails", "none")
+state.init_session()
+for key in state.PAGE_WIDGETS:     # keep page widgets' values while another page is shown
+    st.session_state[key] = st.session_state[key]
+
+page = st.navigation([
+    st.Page(os.path.join(PAGES, "train.py"), title="Train", icon=":material/model_training:",
+            default=True),
+    st.Page(os.path.join(PAGES, "weights.py"), title="Weights", icon=":material/grid_on:"),
+    st.Page(os.path.join(PAGES, "predictions.py"), title="Predictions",
+            icon=":material/image_search:"),
+    st.Page(os.path.join(PAGES, "snapshots.py"), title="Snapshots", icon=":material/save:"),
+])
+try:
+    sidebar.render()
+except Exception as exc:          # the safety net: a short message, details in the server log
+    state.show_error(exc)
+if state.LIMITS.hosted:
+    with st.sidebar.expander("Limits of this demo", icon=":material/speed:"):
+        st.markdown("\n".join(f"- {line}" for line in state.LIMITS.describe()))
+checkpoint.offer_resume()         # local mode: a run interrupted by a crash can be resumed
+try:
+    page.run()
+except Exception as exc:
+    state.show_error(exc)

@@ -1,0 +1,89 @@
+"""Train page: step the trainer and watch the loss, the accuracy and the data."""
+import numpy as np
+import streamlit as st
+
+from dashboard import controls, figures
+
+SAMPLES = 32          # images in the sample grid
+GRID = 100            # decision-boundary resolution per side
+
+
+def _class_names(data):
+    return ["0", "1"] if data.target == "binary" else [str(c) for c in data.class_names]
+
+
+def _labels(data, Y):
+    return Y[:, 0].astype(int) if data.target == "binary" else data.labels(Y)
+
+
+def _boundary(tr):
+    data = tr.data
+    X_all = np.r_[data.X_train, data.X_test]
+    bounds = ([-0.25, -0.25], [1.25, 1.25]) if data.kind == "logic" else None
+    xs, ys, points = figures.grid_points(X_all, GRID, bounds=bounds)
+    logic = data.kind == "logic"          # its test set is its training set
+    fig = figures.decision_boundary(xs, ys, tr.predict(points), data.X_train,
+                                    _labels(data, data.Y_train), None if logic else data.X_test,
+                                    None if logic else _labels(data, data.Y_test),
+                                    _class_names(data), tr.epoch)
+    st.plotly_chart(fig, key="chart_boundary")
+
+
+def _samples(tr):
+    data = tr.data
+    cols = 8 if max(len(str(c)) for c in data.class_names) <= 2 else 5   # room for long names
+    n = SAMPLES // 8 * cols
+    X, Y = data.X_test[:n], data.Y_test[:n]
+    if len(X) == 0:
+        X, Y = data.X_train[:n], data.Y_train[:n]
+    guesses = tr.predict(X).argmax(axis=1)
+    fig = figures.image_samples(X, data.image_shape, data.labels(Y), guesses, data.class_names,
+                                tr.epoch, cols=cols)
+    st.plotly_chart(fig, key="chart_samples")
+
+
+def _logic(tr):
+    data = tr.data
+    out = tr.predict(data.X_train)
+    st.plotly_chart(figures.logic_outputs(data.X_train, data.Y_train, out, tr.epoch),
+                    key="chart_logic")
+    st.table(figures.truth_table(data.X_train, data.Y_train, out), border="horizontal",
+             hide_index=True, hide_header=False)
+
+
+def _epoch_time(tr):
+    if tr.epoch == 0:
+        st.caption("The time per epoch appears here after the first epoch.")
+    else:
+        st.plotly_chart(figures.epoch_times(tr.records), key="chart_time")
+
+
+def body(tr):
+    data = tr.data
+    st.toggle("Log scale for the loss", key="loss_log")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(figures.loss_curves(tr.records, st.session_state["loss_log"]),
+                        key="chart_loss")
+    with right:
+        st.plotly_chart(figures.accuracy_curves(tr.records), key="chart_acc")
+    left, right = st.columns(2)
+    with left:
+        if data.n_in == 2 and data.kind in ("points", "logic"):
+            _boundary(tr)
+        elif data.kind == "image" and data.image_shape:
+            _samples(tr)
+        elif data.kind == "logic":
+            _logic(tr)
+        else:
+            st.plotly_chart(figures.pca_scatter(data.X_train, data.labels(data.Y_train),
+                                                data.class_names), key="chart_pca")
+    with right:
+        if data.kind == "logic" and data.n_in == 2:
+            _logic(tr)
+        _epoch_time(tr)
+    if data.notes:
+        st.caption("Data: " + "; ".join(data.notes))
+
+
+controls.training_panel(body)

@@ -1,0 +1,100 @@
+"""Weights page: every layer's weights as heatmaps, scrubbed through the epochs."""
+import streamlit as st
+
+from dashboard import controls, figures
+
+VIEWS = ["Weights", "Change since previous epoch (ΔW)"]
+
+
+def _layers(tr, epoch):
+    """[(W, b or None), ...] of the stored ``epoch``."""
+    pairs, _ = tr.weights_at(epoch)
+    return [(W, b if layer.use_bias else None) for (W, b), layer in zip(pairs, tr.network.layers)]
+
+
+def _in_label(i):
+    return "input" if i == 0 else f"layer {i} unit"
+
+
+def _heatmaps(tr, epoch, mats, value, what):
+    ss = st.session_state
+    zmax = figures.shared_scale(mats, per_layer=ss["w_per_layer"])
+    cols = st.columns(2)
+    for i, ((W, b), lim) in enumerate(zip(mats, zmax)):
+        layer = tr.network.layers[i]
+        title = f"Layer {i + 1} {what}: {layer.n_in} → {layer.n_out} ({layer.activation})"
+        fig = figures.weight_heatmap(W, b, lim, title, _in_label(i), full=ss["w_fullres"],
+                                     value=value)
+        with cols[i % 2]:
+            st.plotly_chart(fig, key=f"heatmap_layer_{i}")
+
+
+def _note_resolution(tr):
+    big = [(i, l) for i, l in enumerate(tr.network.layers)
+           if max(l.n_in, l.n_out) > figures.MAX_SIDE]
+    if not big:
+        return
+    if st.session_state["w_fullres"]:
+        st.caption("Full resolution: every weight is drawn (large layers make heavy charts).")
+        return
+    parts = []
+    for i, l in big:
+        fr, fc = figures.block_factors((l.n_in, l.n_out))
+        parts.append(f"layer {i + 1} ({l.n_in}×{l.n_out}) in blocks of {fr}×{fc}")
+    st.caption(f"Large matrices are block-averaged for display (at most {figures.MAX_SIDE} cells per "
+               f"side): {', '.join(parts)}. Switch on Full resolution to draw every weight.")
+
+
+def body(tr):
+    ss = st.session_state
+    epoch = controls.epoch_slider(tr)
+    c = st.columns([2, 1, 1])
+    c[0].radio("Show", VIEWS, key="w_view", horizontal=True)
+    c[1].toggle("Full resolution", key="w_fullres",
+                help=f"Draw every weight instead of block means of matrices over {figures.MAX_SIDE} per side")
+    c[2].toggle("Scale per layer", key="w_per_layer",
+                help="One colour scale per layer instead of one shared by all layers")
+    mats = _layers(tr, epoch)
+    stored = tr.history.epochs
+    if ss["w_view"] == VIEWS[1] and epoch > stored[0]:
+        prev = stored[stored.index(epoch) - 1]
+        before = _layers(tr, prev)
+        mats = [(W - Wp, None if b is None else b - bp) for (W, b), (Wp, bp) in zip(mats, before)]
+        what, value = f"ΔW, epoch {prev} → {epoch}", "ΔW"
+        if prev != epoch - 1:
+            st.caption(f"Epochs {prev + 1}–{epoch - 1} were thinned from the history: "
+                       f"the change shown is since epoch {prev}, the previous stored epoch.")
+    else:
+        if ss["w_view"] == VIEWS[1]:
+            st.info("Epoch 0 is the start: there is no previous epoch to compare with, so the "
+                    "weights are shown.", icon=":material/info:")
+        what, value = f"weights at epoch {epoch}", "weight"
+    note = "one scale per layer." if ss["w_per_layer"] else "one scale shared by all layers."
+    lims = figures.shared_scale(mats, per_layer=True)
+    if not ss["w_per_layer"] and min(lims) < 0.25 * max(lims):
+        note += (" Layers whose values are small next to the others look pale: switch on "
+                 "Scale per layer to see their pattern.")
+    st.caption(f"Colours: blue negative, white zero, red positive; {note} Hover a cell for its value.")
+    _note_resolution(tr)
+    _heatmaps(tr, epoch, mats, value, what)
+    shape = tr.data.image_shape
+    if shape and tr.network.sizes[0] == shape[0] * shape[1] and tr.network.sizes[1] > 0:
+        st.radio("Units to draw", [16, 32, 64], key="w_units", horizontal=True)
+        n = min(ss["w_units"], tr.network.sizes[1])
+        fig = figures.unit_images(mats[0][0], shape, n,
+                                  f"Layer 1 units as {shape[0]}×{shape[1]} images: {value} from each "
+                                  f"pixel (first {n} of {tr.network.sizes[1]} units, epoch {epoch})",
+                                  value=value)
+        st.plotly_chart(fig, key="chart_units")
+    grads = tr.network.unflatten(tr.history.grads[epoch])
+    st.plotly_chart(figures.histograms(
+        [W for W, _ in _layers(tr, epoch)], [G for G, _ in grads],
+        f"Weight and gradient histograms at epoch {epoch} (gradients of the epoch's last batch)"),
+        key="chart_hist")
+    if st.toggle("Norms per layer over the epochs", key="w_norms",
+                 help="Weight and gradient norms of every layer: vanishing or exploding gradients "
+                      "show up here"):
+        st.plotly_chart(figures.norms(tr.records), key="chart_norms")
+
+
+controls.training_panel(body)

@@ -1,0 +1,151 @@
+"""The training panel (an ``st.fragment``) and the epoch slider, shared by the pages.
+
+``training_panel(body)`` draws Train 1 epoch / Train N epochs / Stop / Reset, the run's
+numbers, and then ``body(trainer)``: the page's charts. Clicking in it reruns only the
+fragment. While a "Train N epochs" run is going, the panel is a fragment with
+``run_every``: the browser's own timer asks for each next slice of epochs, so redraws
+never outpace what the browser can paint, and Stop is handled between two slices.
+"""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from dashboard import limits, state
+
+FRAMES = 20          # a "Train N epochs" run redraws about this many times (or more, if slow)
+SLICE_S = 0.3        # ... training at most this long between redraws
+FRAME_S = 0.5        # ... the browser asking for the next slice this long after the last
+
+
+def _train_one():
+    state.train_epochs(1)
+
+
+def _start_run():
+    ss = st.session_state
+    tr = state.get_trainer()
+    n, why = limits.epochs_allowed(tr.config.epochs, tr.epoch, state.LIMITS)
+    ss[state.LEFT] = ss[state.TOTAL] = n
+    ss[state.ERROR] = None if n else why
+    if why and n:
+        st.toast(f"{why}: training {n} epochs.", icon=":material/info:")
+
+
+def _stop():
+    ss = st.session_state
+    if ss[state.LEFT]:
+        ss[state.NOTICE] = f"Stopped at epoch {state.get_trainer().epoch}."
+    ss[state.LEFT] = 0
+
+
+def _reset():
+    try:
+        state.reset_run()
+    except Exception as exc:          # e.g. the data went away; the run stays as it is
+        st.session_state[state.ERROR] = f"Reset failed: {state.error_text(exc)}"
+
+
+def _status(tr):
+    ss = st.session_state
+    recs = tr.records
+    last, prev = recs[-1], recs[-2] if len(recs) > 1 else None
+    c = st.columns(5)
+    c[0].metric("Epoch", tr.epoch, help=f"{tr.iterations:,} weight updates so far")
+    c[1].metric("Train loss", f"{last.train_loss:.4g}",
+                delta=f"{last.train_loss - prev.train_loss:+.3g}" if prev else None,
+                delta_color="inverse")
+    c[2].metric("Test loss", f"{last.test_loss:.4g}",
+                delta=f"{last.test_loss - prev.test_loss:+.3g}" if prev else None,
+                delta_color="inverse")
+    c[3].metric("Test accuracy", f"{last.test_acc:.1%}",
+                delta=f"{(last.test_acc - prev.test_acc) * 100:+.1f} pts" if prev else None)
+    secs = last.seconds
+    c[4].metric("Last epoch", ("–" if not tr.epoch else f"{secs * 1000:.1f} ms" if secs < 1
+                               else f"{secs:.2f} s"),
+                help=f"{last.samples_per_s:,.0f} samples/s" if tr.epoch else "No epoch trained yet")
+    if ss[state.ERROR]:
+        st.error(ss[state.ERROR], icon=":material/error:")
+    if ss[state.SETUP_ERROR]:
+        why = ss[state.SETUP_ERROR].rstrip(".")
+        st.warning(f"The sidebar's setup cannot start a run: {why}. The run shown here is the "
+                   "previous one.", icon=":material/warning:")
+    if ss[state.NOTICE]:
+        st.info(ss[state.NOTICE], icon=":material/info:")
+
+
+def training_panel(body):
+    """Training buttons, progress and numbers, then ``body(trainer)``, in one fragment."""
+    if st.session_state[state.LEFT] > 0:
+        _running_panel(body)
+    else:
+        _idle_panel(body)
+
+
+@st.fragment
+def _idle_panel(body):
+    if st.session_state[state.LEFT] > 0:     # Train N epochs was clicked: switch panels
+        st.rerun()
+    _panel(body, running=False)
+
+
+@st.fragment(run_every=FRAME_S)
+def _running_panel(body):
+    ss = st.session_state
+    if ss[state.LEFT] > 0:
+        per_frame = max(1, math.ceil(ss[state.TOTAL] / FRAMES))
+        done = state.train_epochs(min(ss[state.LEFT], per_frame), budget_s=SLICE_S)
+        ss[state.LEFT] = max(0, ss[state.LEFT] - done) if ss[state.LEFT] else 0
+    if ss[state.LEFT] == 0:                  # finished or stopped: back to the idle panel
+        st.rerun()
+    _panel(body, running=True)
+
+
+def _panel(body, running):
+    ss = st.session_state
+    tr = state.get_trainer()
+    st.markdown(state.run_summary(tr))
+    n = min(tr.config.epochs, state.LIMITS.max_epochs_per_run)
+    c = st.columns(4)
+    c[0].button("Train 1 epoch", key="btn_train_1", type="primary", on_click=_train_one,
+                disabled=running, width="stretch", icon=":material/skip_next:")
+    c[1].button(f"Train {n} epoch{'s' if n != 1 else ''}", key="btn_train_n", on_click=_start_run,
+                disabled=running, width="stretch", icon=":material/fast_forward:",
+                help="Runs 'Epochs per run' epochs (sidebar), redrawing as it goes; Stop ends it")
+    c[2].button("Stop", key="btn_stop", on_click=_stop, disabled=not running, width="stretch",
+                icon=":material/stop:")
+    c[3].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
+                icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
+    if running:
+        total = max(ss[state.TOTAL], 1)
+        done = total - ss[state.LEFT]
+        st.progress(done / total, text=f"Training: {done} of {total} epochs (epoch {tr.epoch})")
+    _status(tr)
+    try:
+        body(tr)
+    except Exception as exc:          # a chart that cannot be drawn must not take the page down
+        state.show_error(exc)
+
+
+def _on_slide():
+    state.select_epoch(st.session_state["epoch_slider"])
+
+
+def epoch_slider(tr) -> int:
+    """An epoch slider over the stored epochs; returns the stored epoch to show."""
+    ss = st.session_state
+    epochs = tr.history.epochs
+    shown = tr.history.nearest(state.selected_epoch())
+    if len(epochs) == 1:
+        st.caption("Epoch 0: the starting weights. Train to scrub back through the epochs.")
+        return shown
+    ss["epoch_slider"] = shown
+    st.select_slider("Epoch to show", options=epochs, key="epoch_slider", on_change=_on_slide,
+                     help="Scrub back through the run's history; training jumps to the latest")
+    h = tr.history
+    if h.thinned:
+        st.caption(f"History thinned to stay within {h.budget_bytes / 2**20:.0f} MB: {h.thinned} "
+                   f"older epochs were dropped; {len(epochs)} stored epochs can be shown "
+                   f"(epoch 0 and the latest are always kept).")
+    return shown

@@ -1,0 +1,472 @@
+"""Pure figure builders: NumPy arrays in, ``go.Figure`` out. No Streamlit here.
+
+Each figure is assembled in one go from plain dicts (``_figure``): Plotly's incremental
+``update_*`` calls cost tens of milliseconds per chart, which a redraw every epoch
+cannot afford. Plotly's validation is skipped at run time (``VALIDATE``); the tests
+rebuild every figure with validation on. Numbers go to Plotly as NumPy arrays (float32
+for anything large), which Plotly sends base64-encoded; ``.tolist()`` would be 4x larger.
+Matrices larger than ``MAX_SIDE`` per side are block-averaged unless ``full=True``.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+VALIDATE = False
+MAX_SIDE = 128
+# Colour scales are spelled out: Plotly.js does not know Python's names such as "RdBu_r".
+DIVERGING = [[i / 10, c] for i, c in enumerate(         # negative blue, zero white, positive red
+    ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582",
+     "#d6604d", "#b2182b", "#67001f"])]
+INK = [[0.0, "#ffffff"], [1.0, "#000000"]]            # pixel values: paper white, ink black
+PLAYGROUND = [[0.0, "#f59322"], [0.5, "#e8eaeb"], [1.0, "#0877bd"]]   # P(class 1): orange..blue
+BINARY_COLORS = ["#f59322", "#0877bd"]
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf"]
+TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#ff7f0e"
+RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#cf222e"
+_TEMPLATE = go.layout.Template()                      # Streamlit's chart theme does the rest
+
+
+def _f32(a):
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _figure(data, layout):
+    return go.Figure(data=data, layout=layout, _validate=VALIDATE)
+
+
+def _layout(title, height=320, legend=True, margin=None, **axes):
+    """A layout dict: left-aligned title, legend top right, ``axes`` as given.
+
+    Margins are fixed (``autoexpand`` off): letting Plotly grow them for legends and
+    colour bars makes it lay every chart out twice, the largest cost of a redraw.
+    """
+    m = dict(l=64, r=24, t=56, b=52, autoexpand=False)
+    m.update(margin or {})
+    return dict(template=_TEMPLATE, height=height, margin=m, showlegend=legend,
+                title=dict(text=title, x=0.0, xanchor="left", xref="paper", font=dict(size=15)),
+                legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+                **axes)
+
+
+def _axis(title, **kw):
+    return dict(title=dict(text=title), **kw)
+
+
+def _subtitle(text, x, y):
+    return dict(text=text, x=x, y=y, xref="paper", yref="paper", xanchor="center",
+                yanchor="bottom", showarrow=False, font=dict(size=13))
+
+
+def figure_bytes(fig) -> int:
+    """Bytes of the figure's JSON, as ``st.plotly_chart`` sends it."""
+    return len(pio.to_json(fig, validate=False))
+
+
+def _hex_rgb(color):
+    return [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+
+
+# -- curves ------------------------------------------------------------------------------
+def _epochs(records):
+    return np.array([r.epoch for r in records], np.int32)
+
+
+def _mode(records):
+    return "lines+markers" if len(records) <= 60 else "lines"
+
+
+def _whole_ticks(n):
+    """Axis settings for whole-number ticks over 0..n."""
+    return dict(dtick=1) if n <= 12 else dict(tickformat="d")
+
+
+def _curves(records, keys, scale, label, fmt):
+    e = _epochs(records)
+    data = []
+    for name, key, color in (("train", keys[0], TRAIN_COLOR), ("test", keys[1], TEST_COLOR)):
+        y = np.array([getattr(r, key) for r in records], np.float64) * scale
+        if np.isnan(y).all():
+            continue
+        data.append(dict(type="scatter", x=e, y=y, name=name, mode=_mode(records),
+                         line=dict(color=color),
+                         hovertemplate=f"epoch %{{x}}<br>{name} {label} %{{y:{fmt}}}<extra></extra>"))
+    return e, data
+
+
+def loss_curves(records, log=False):
+    """Train and test loss per epoch (epoch 0 = before training)."""
+    e, data = _curves(records, ("train_loss", "test_loss"), 1.0, "loss", ".4g")
+    yaxis = _axis("loss (log scale)" if log else "loss", type="log" if log else "linear")
+    if not log:
+        yaxis["rangemode"] = "tozero"
+    return _figure(data, _layout("Loss", yaxis=yaxis, xaxis=_axis(
+        "epoch", rangemode="tozero", **_whole_ticks(int(e[-1])))))
+
+
+def accuracy_curves(records):
+    """Train and test accuracy (%) per epoch."""
+    e, data = _curves(records, ("train_acc", "test_acc"), 100.0, "accuracy", ".2f")
+    return _figure(data, _layout("Accuracy", yaxis=_axis("accuracy (%)", range=[0, 101]),
+                                 xaxis=_axis("epoch", rangemode="tozero",
+                                             **_whole_ticks(int(e[-1])))))
+
+
+def epoch_times(records):
+    """Time per epoch (bars, in ms below a second), with samples per second on hover."""
+    recs = [r for r in records if r.epoch > 0]
+    secs = np.array([r.seconds for r in recs], np.float64)
+    ms = secs.size == 0 or secs.max() < 1.0
+    unit = "ms" if ms else "s"
+    many = len(recs) > 100                           # bars turn to a line past 100 epochs
+    bar = dict(type="scatter" if many else "bar", x=_epochs(recs), y=secs * 1000 if ms else secs,
+               customdata=np.array([r.samples_per_s for r in recs], np.float64),
+               marker=dict(color=TRAIN_COLOR),
+               hovertemplate=(f"epoch %{{x}}<br>%{{y:.3g}} {unit}<br>%{{customdata:,.0f}} "
+                              "samples/s<extra></extra>"))
+    if many:
+        bar.update(mode="lines", line=dict(color=TRAIN_COLOR, width=1))
+        del bar["marker"]
+    return _figure([bar], _layout("Time per epoch", legend=False,
+                                  xaxis=_axis("epoch", **_whole_ticks(recs[-1].epoch if recs else 0)),
+                                  yaxis=_axis("milliseconds" if ms else "seconds")))
+
+
+def norms(records):
+    """Weight norm and last-batch gradient norm per layer over the epochs."""
+    e = _epochs(records)
+    data = []
+    for i in range(len(records[0].weight_norms)):
+        color = CLASS_COLORS[i % len(CLASS_COLORS)]
+        w = np.array([r.weight_norms[i] for r in records], np.float64)
+        g = np.array([r.grad_norms[i] if r.epoch > 0 else np.nan for r in records], np.float64)
+        hover = f"epoch %{{x}}<br>layer {i + 1}: %{{y:.4g}}<extra></extra>"
+        data.append(dict(type="scatter", x=e, y=w, name=f"layer {i + 1}", legendgroup=str(i),
+                         line=dict(color=color), hovertemplate=hover))
+        data.append(dict(type="scatter", x=e, y=g, name=f"layer {i + 1}", legendgroup=str(i),
+                         showlegend=False, line=dict(color=color), xaxis="x2", yaxis="y2",
+                         hovertemplate=hover))
+    ticks = _whole_ticks(int(e[-1]))
+    layout = _layout(
+        "Norms per layer", height=320, margin=dict(t=84, r=110),
+        xaxis=_axis("epoch", domain=[0, 0.44], anchor="y", **ticks),
+        xaxis2=_axis("epoch", domain=[0.56, 1], anchor="y2", **ticks),
+        yaxis=_axis("norm", anchor="x"),
+        yaxis2=_axis("norm (log scale)", anchor="x2", type="log", dtick="D2"),
+        annotations=[_subtitle("weights ‖W‖", 0.22, 1.0),
+                     _subtitle("gradients ‖∂L/∂W‖ (last batch)", 0.78, 1.0)])
+    layout["legend"] = dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02)
+    return _figure(data, layout)
+
+
+# -- data views --------------------------------------------------------------------------
+def grid_points(X, n=100, pad=0.1, bounds=None):
+    """A regular ``n x n`` grid over the data's 2-D range (plus ``pad`` of it).
+
+    Returns ``xs`` (n,), ``ys`` (n,) and the points (n*n, 2), row-major in y.
+    """
+    if bounds is None:
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        span = np.maximum(hi - lo, 1e-6)
+        lo, hi = lo - pad * span, hi + pad * span
+    else:
+        lo, hi = np.array(bounds[0], float), np.array(bounds[1], float)
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.c_[gx.ravel(), gy.ravel()]
+
+
+def _png_uri(rgb):
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names, epoch):
+    """The network's output over the plane with the data on top (TensorFlow Playground style).
+
+    ``out`` (len(ys) * len(xs), k) are the outputs on ``grid_points``. Two classes (or one
+    sigmoid output) are drawn as P(last class) from orange to blue; more classes as a blend
+    of the class colours weighted by their probabilities. The field is sent as one small
+    PNG (a heatmap would cost the browser far more to redraw every epoch). ``y_*`` are
+    integer labels; ``X_test`` may be None (nothing held out).
+    """
+    n_x, n_y, k = len(xs), len(ys), out.shape[1]
+    dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+    data = []
+    if len(class_names) <= 2:
+        colors = BINARY_COLORS
+        p = np.clip(out[:, -1].astype(np.float64), 0, 1)[:, None]
+        stops = np.array([_hex_rgb(c) for _, c in PLAYGROUND], np.float64)
+        rgb = np.where(p < 0.5, stops[0] + (stops[1] - stops[0]) * (p * 2),
+                       stops[1] + (stops[2] - stops[1]) * (p * 2 - 1))
+        top = class_names[-1]
+        data.append(dict(                       # no points: it only carries the colour bar
+            type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+            marker=dict(color=[0.0], cmin=0, cmax=1, colorscale=PLAYGROUND, showscale=True,
+                        colorbar=dict(title=dict(text=f"P({top})", side="right"), thickness=12))))
+    else:
+        colors = CLASS_COLORS
+        palette = np.array([_hex_rgb(colors[c % len(colors)]) for c in range(k)], np.float64)
+        rgb = 0.55 * (out.astype(np.float64) @ palette) + 0.45 * 255.0   # paler: points stand out
+    img = np.clip(rgb, 0, 255).astype(np.uint8).reshape(n_y, n_x, 3)[::-1]   # row 0 = top
+    images = [dict(source=_png_uri(img), xref="x", yref="y", x=xs[0] - dx / 2, y=ys[-1] + dy / 2,
+                   sizex=n_x * dx, sizey=n_y * dy, sizing="stretch", layer="below")]
+    parts = [(X_train, y_train, "train", "circle", "white")]
+    if X_test is not None:
+        parts.append((X_test, y_test, "test", "diamond", "#222"))
+    size = 14 if len(X_train) <= 16 else 7              # a truth table's few points stand out
+    for c, cname in enumerate(class_names):
+        color = colors[c % len(colors)]
+        for X, y, part, symbol, line in parts:
+            m = y == c
+            if not m.any():
+                continue
+            data.append(dict(
+                type="scatter", x=_f32(X[m, 0]), y=_f32(X[m, 1]), mode="markers",
+                name=f"{cname} ({part})", legendgroup=str(cname), showlegend=part == "train",
+                marker=dict(color=color, symbol=symbol, size=size + (part == "test"),
+                            line=dict(color=line, width=1)),
+                hovertemplate=f"{part}: {cname}<br>x1 %{{x:.2f}}, x2 %{{y:.2f}}<extra></extra>"))
+    marks = "train ●, test ◆" if X_test is not None else "the data ●"
+    layout = _layout(
+        f"Decision boundary at epoch {epoch} ({marks})", height=440,
+        margin=dict(t=48, b=90, r=90 if len(class_names) <= 2 else 24),
+        xaxis=_axis("x1", range=[xs[0] - dx / 2, xs[-1] + dx / 2], showgrid=False, zeroline=False,
+                    constrain="domain"),
+        yaxis=_axis("x2", range=[ys[0] - dy / 2, ys[-1] + dy / 2], showgrid=False, zeroline=False,
+                    scaleanchor="x", scaleratio=1, constrain="domain"),
+        images=images)
+    layout["legend"] = dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0.0)
+    return _figure(data, layout)
+
+
+def _montage(tiles, cols, gap, band=0):
+    """Tiles (k, h, w) -> one image with NaN gaps (and a ``band`` of rows under each tile)."""
+    k, h, w = tiles.shape
+    rows = math.ceil(k / cols)
+    out = np.full((rows * (h + gap + band) - gap, cols * (w + gap) - gap), np.nan, np.float32)
+    for i in range(k):
+        r, c = divmod(i, cols)
+        y0, x0 = r * (h + gap + band), c * (w + gap)
+        out[y0:y0 + h, x0:x0 + w] = tiles[i]
+    return out
+
+
+def image_samples(images, shape, labels, guesses, class_names, epoch, cols=8):
+    """A grid of images (k, h*w) with their true label and the network's guess."""
+    h, w = shape
+    k = len(images)
+    gap, band = max(1, h // 14), max(3, h // 3)
+    tiles = np.asarray(images, np.float32).reshape(k, h, w)
+    # uint8 (a quarter of float32 on the wire); the gaps are 0, white like the paper.
+    z = np.nan_to_num(_montage(tiles, cols, gap, band), nan=0.0)
+    z = np.clip(np.rint(z * 255), 0, 255).astype(np.uint8)
+    right = np.asarray(labels) == np.asarray(guesses)
+    rows_, cols_ = np.divmod(np.arange(k), cols)
+    texts = [f"{class_names[labels[i]]} ✓" if right[i]
+             else f"{class_names[labels[i]]} → {class_names[guesses[i]]}" for i in range(k)]
+    notes = dict(type="scatter", mode="text", x=_f32(cols_ * (w + gap) + (w - 1) / 2),
+                 y=_f32(rows_ * (h + gap + band) + h + band / 2 - 0.5), text=texts,
+                 textfont=dict(size=11, color=[RIGHT_COLOR if r else WRONG_COLOR for r in right]),
+                 hoverinfo="skip", showlegend=False)
+    n_wrong = int(np.count_nonzero(~right))
+    heat = dict(type="heatmap", z=z, colorscale=INK, zmin=0, zmax=255, showscale=False,
+                hovertemplate="pixel value %{z} of 255<extra></extra>")
+    return _figure([heat, notes], _layout(
+        f"Test samples at epoch {epoch}: label, or label → guess ({n_wrong} of {k} wrong)",
+        height=120 + 60 * math.ceil(k / cols), legend=False, margin=dict(l=8, r=8, t=48, b=8),
+        xaxis=_axis("sample", visible=False, constrain="domain"),
+        yaxis=_axis("sample", visible=False, autorange="reversed", scaleanchor="x",
+                    constrain="domain")))
+
+
+def logic_outputs(X, Y, out, epoch):
+    """Each input row's target and current output, side by side."""
+    cases = [" ".join(f"{v:g}" for v in row) for row in X]
+    data = []
+    n_out = Y.shape[1]
+    for j in range(n_out):
+        suffix = f" {j + 1}" if n_out > 1 else ""
+        data.append(dict(type="bar", x=cases, y=np.asarray(Y[:, j], np.float64),
+                         name=f"target{suffix}", marker=dict(color="#c9cdd2" if j == 0 else "#8c939b"),
+                         hovertemplate=f"input %{{x}}<br>target{suffix} %{{y:g}}<extra></extra>"))
+        data.append(dict(type="bar", x=cases, y=np.asarray(out[:, j], np.float64),
+                         name=f"output{suffix}", marker=dict(color=CLASS_COLORS[j % len(CLASS_COLORS)]),
+                         hovertemplate=f"input %{{x}}<br>output{suffix} %{{y:.4f}}<extra></extra>"))
+    return _figure(data, _layout(f"Outputs vs targets at epoch {epoch}", barmode="group",
+                                 xaxis=_axis("input", type="category"),
+                                 yaxis=_axis("value", range=[0, 1.05])))
+
+
+def truth_table(X, Y, out):
+    """Columns for a table of a logic set: inputs, targets, outputs, right or wrong."""
+    cols = {f"x{i + 1}": X[:, i].astype(int) for i in range(X.shape[1])}
+    for j in range(Y.shape[1]):
+        suffix = f" {j + 1}" if Y.shape[1] > 1 else ""
+        cols[f"target{suffix}"] = Y[:, j].astype(int)
+        cols[f"output{suffix}"] = np.round(out[:, j].astype(np.float64), 4)
+    right = np.all(np.round(out) == Y, axis=1)
+    cols["right"] = np.where(right, "✓", "✗")
+    return cols
+
+
+def pca_scatter(X, labels, class_names):
+    """The data on its first two principal components, coloured by class."""
+    Xc = X - X.mean(axis=0)
+    _, s, vt = np.linalg.svd(Xc[:2000], full_matrices=False)
+    P = Xc @ vt[:2].T if vt.shape[0] >= 2 else np.c_[Xc[:, 0], np.zeros(len(Xc))]
+    var = s ** 2 / max(np.sum(s ** 2), 1e-12)
+    data = []
+    for c, name in enumerate(class_names):
+        m = labels == c
+        data.append(dict(type="scatter", x=_f32(P[m, 0]), y=_f32(P[m, 1]), mode="markers",
+                         name=str(name), marker=dict(color=CLASS_COLORS[c % len(CLASS_COLORS)], size=6),
+                         hovertemplate=f"{name}<br>PC1 %{{x:.2f}}, PC2 %{{y:.2f}}<extra></extra>"))
+    pc = lambda i: f"PC{i + 1} ({var[i]:.0%} of variance)" if i < len(var) else f"PC{i + 1}"
+    return _figure(data, _layout("Training data on its first two principal components", 420,
+                                 xaxis=_axis(pc(0)), yaxis=_axis(pc(1))))
+
+
+# -- weights -----------------------------------------------------------------------------
+def block_factors(shape, max_side=MAX_SIDE):
+    """Block size (rows, cols) that brings ``shape`` to at most ``max_side`` per side."""
+    return tuple(max(1, math.ceil(n / max_side)) for n in shape)
+
+
+def block_average(A, max_side=MAX_SIDE, factors=None):
+    """Mean over blocks so that neither side exceeds ``max_side``.
+
+    Returns the (float32) averaged matrix and the block size ``(rows, cols)``; blocks at
+    the bottom/right edge may be partial (their mean is over the cells they hold).
+    """
+    A = np.asarray(A)
+    r, c = A.shape
+    fr, fc = factors or block_factors(A.shape, max_side)
+    if fr == 1 and fc == 1:
+        return _f32(A), (1, 1)
+    R, C = math.ceil(r / fr), math.ceil(c / fc)
+    if r % fr == 0 and c % fc == 0:
+        return _f32(A.reshape(R, fr, C, fc).mean(axis=(1, 3))), (fr, fc)
+    padded = np.full((R * fr, C * fc), np.nan, np.float64)
+    padded[:r, :c] = A
+    return _f32(np.nanmean(padded.reshape(R, fr, C, fc), axis=(1, 3))), (fr, fc)
+
+
+def shared_scale(mats, per_layer=False):
+    """Symmetric colour limit(s) for [(W, b or None), ...]: one for all layers, or one each."""
+    lims = [max(float(np.max(np.abs(W))) if W.size else 0.0,
+                float(np.max(np.abs(b))) if b is not None and b.size else 0.0) or 1e-12
+            for W, b in mats]
+    return lims if per_layer else [max(lims)] * len(lims)
+
+
+def _coloraxis(zmax, label):
+    return dict(colorscale=DIVERGING, cmin=-zmax, cmax=zmax, cmid=0,
+                colorbar=dict(title=dict(text=label, side="right"), thickness=12))
+
+
+def weight_heatmap(W, b, zmax, title, in_label="input", full=False, value="weight"):
+    """One layer's weight matrix W (n_in, n_out) and biases b (n_out,) or None.
+
+    Rows are the layer's inputs, columns its units. Colours are diverging and centred on
+    zero, from ``-zmax`` to ``zmax`` (pass the same ``zmax`` to every layer for a shared
+    scale). Unless ``full``, matrices larger than ``MAX_SIDE`` per side show block means.
+    """
+    Wd, (fr, fc) = (_f32(W), (1, 1)) if full else block_average(W)
+    rows, cols = Wd.shape
+    x, y = np.arange(cols, dtype=np.int32) * fc, np.arange(rows, dtype=np.int32) * fr
+    xs = f"units %{{x}}–%{{x}}+{fc - 1}" if fc > 1 else "unit %{x}"
+    ys = f"{in_label} %{{y}}–%{{y}}+{fr - 1}" if fr > 1 else f"{in_label} %{{y}}"
+    mean = "mean " if fr * fc > 1 else ""
+    text = "%{z:.2f}" if rows <= 16 and cols <= 10 else None
+    height = int(np.clip(190 + 2.2 * rows, 270, 480))
+    data = [dict(type="heatmap", z=Wd, x=x, y=y, coloraxis="coloraxis", texttemplate=text,
+                 hovertemplate=f"{ys}<br>{xs}<br>{mean}{value} %{{z:.4g}}<extra></extra>")]
+    xaxis = _axis("unit", showgrid=False, zeroline=False)
+    if cols <= 20:
+        xaxis["dtick"] = max(1, math.ceil(cols / 10)) * fc
+    yaxis = _axis(in_label, autorange="reversed", showgrid=False, zeroline=False)
+    if rows <= 20:
+        yaxis["dtick"] = max(1, math.ceil(rows / 10)) * fr
+    axes = dict(xaxis=xaxis, yaxis=yaxis)
+    if b is not None:
+        bd, _ = block_average(np.asarray(b)[None, :], factors=(1, fc))
+        data.append(dict(type="heatmap", z=bd, x=x, y=["bias"], coloraxis="coloraxis",
+                         texttemplate=text, xaxis="x", yaxis="y2",
+                         hovertemplate=f"bias<br>{xs}<br>{mean}value %{{z:.4g}}<extra></extra>"))
+        plot_h = height - 108
+        strip, gap = min(0.2, 26 / plot_h), 12 / plot_h
+        xaxis["anchor"] = "y2"
+        yaxis["domain"] = [strip + gap, 1.0]
+        axes["yaxis2"] = dict(domain=[0.0, strip], anchor="x", showgrid=False, zeroline=False)
+    return _figure(data, _layout(title, height=height, legend=False, margin=dict(r=90, l=72),
+                                 coloraxis=_coloraxis(zmax, value), **axes))
+
+
+def unit_images(W, shape, n_units, title, value="weight", cols=8):
+    """The first ``n_units`` columns of W (h*w, n_out) as h x w images on one diverging scale."""
+    h, w = shape
+    k = min(n_units, W.shape[1])
+    tiles = np.asarray(W[:, :k], np.float32).T.reshape(k, h, w)
+    lim = float(np.max(np.abs(tiles))) or 1e-12
+    gap = max(1, h // 14)
+    rows = math.ceil(k / cols)
+    heat = dict(type="heatmap", z=_montage(tiles, cols, gap), coloraxis="coloraxis",
+                hovertemplate=f"{value} %{{z:.4g}}<extra></extra>")
+    n_cols = min(cols, k)
+    return _figure([heat], _layout(
+        title, height=90 + 70 * rows, legend=False, coloraxis=_coloraxis(lim, value),
+        margin=dict(r=90, l=72),
+        xaxis=_axis("unit (column: + offset)", showgrid=False, zeroline=False, constrain="domain",
+                    tickvals=[c * (w + gap) + (w - 1) / 2 for c in range(n_cols)],
+                    ticktext=[f"+{c}" for c in range(n_cols)]),
+        yaxis=_axis("units", showgrid=False, zeroline=False, constrain="domain",
+                    autorange="reversed", scaleanchor="x",
+                    tickvals=[r * (h + gap) + (h - 1) / 2 for r in range(rows)],
+                    ticktext=[f"{r * cols}–{min(k, (r + 1) * cols) - 1}" for r in range(rows)])))
+
+
+def histograms(weights, grads, title, bins=40):
+    """Per layer: a histogram of its weights and one of its gradients (counts computed here)."""
+    n = len(weights)
+    height = 130 + 200 * n
+    plot_h = height - 90 - 52
+    vgap = min(0.3, 75 / plot_h) if n > 1 else 0.0
+    row_h = (1 - vgap * (n - 1)) / n
+    data, notes, axes = [], [], {}
+    for i, (W, G) in enumerate(zip(weights, grads)):
+        top = 1 - i * (row_h + vgap)
+        for c, (a, color, what) in enumerate(((W, TRAIN_COLOR, "weights"),
+                                              (G, TEST_COLOR, "gradients"))):
+            k = 2 * i + c + 1
+            xd = [0.0, 0.45] if c == 0 else [0.55, 1.0]
+            sx = "" if k == 1 else str(k)
+            axes[f"xaxis{sx}"] = dict(domain=xd, anchor=f"y{sx}", showgrid=False)
+            axes[f"yaxis{sx}"] = dict(domain=[max(0.0, round(top - row_h, 6)), min(1.0, round(top, 6))],
+                                      anchor=f"x{sx}")
+            if c == 0:
+                axes[f"yaxis{sx}"]["title"] = dict(text="count")
+            if i == n - 1:
+                axes[f"xaxis{sx}"]["title"] = dict(text="weight value" if c == 0 else "gradient value")
+            notes.append(_subtitle(f"layer {i + 1} {what}", sum(xd) / 2, top))
+            a = np.asarray(a, np.float64).ravel()
+            if c == 1 and not np.any(a):
+                notes.append(dict(text="no gradient yet (epoch 0)", showarrow=False, x=0.5, y=0.5,
+                                  xref=f"x{sx} domain", yref=f"y{sx} domain"))
+                continue
+            counts, edges = np.histogram(a, bins=bins)
+            data.append(dict(type="bar", x=_f32((edges[:-1] + edges[1:]) / 2),
+                             y=counts.astype(np.int32), width=float(edges[1] - edges[0]) or None,
+                             marker=dict(color=color), xaxis=f"x{sx}", yaxis=f"y{sx}",
+                             showlegend=False,
+                             hovertemplate="value %{x:.3g}<br>%{y} values<extra></extra>"))
+    return _figure(data, _layout(title, height=height, legend=False, margin=dict(t=90),
+                                 bargap=0.02, annotations=notes, **axes))

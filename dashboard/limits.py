@@ -1,0 +1,147 @@
+"""The app's limits, in one place: generous when run locally, tighter on a hosted demo.
+
+Hosted mode is on when the environment variable ``NNCORE_HOSTED`` is ``1``/``true`` (set it
+in the shell, or as a root-level secret ``NNCORE_HOSTED = "1"`` on Streamlit Community
+Cloud, which exposes such secrets as environment variables) or when the app runs from
+Community Cloud's checkout folder ``/mount/src``. ``NNCORE_HOSTED=0`` forces local mode.
+
+``NNCORE_MAX_PARAMS`` and ``NNCORE_HISTORY_MB`` override those two limits in either mode.
+
+The ``check_*`` functions raise ``ValueError`` with a message that names the limit and
+what to change; the pages show it as it is.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+PATH_OPTIONS = ("path", "data_dir")     # dataset options that read the server's files
+
+
+@dataclass(frozen=True)
+class Limits:
+    hosted: bool
+    max_params: int               # largest network, in parameters
+    max_epochs_per_run: int       # epochs one click of "Train N epochs" may ask for
+    max_total_epochs: int         # epochs one run may reach
+    max_epoch_samples: int        # training samples x passes per epoch (the work of one click)
+    history_bytes: int            # per-epoch weights kept per session (older epochs thinned)
+    max_upload_bytes: int         # one uploaded image
+    max_image_pixels: int         # decoded size of one uploaded image
+    max_images: int               # images per upload
+    max_snapshot_bytes: int       # a training-state file, uncompressed
+    max_train_samples: int        # training samples of a dataset
+    allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
+    checkpoints: bool             # write a crash-safe checkpoint after every epoch
+
+    def describe(self) -> list[str]:
+        """One line per limit, for people."""
+        lines = [f"networks up to {self.max_params:,} parameters",
+                 f"up to {self.max_epochs_per_run:,} epochs per click of Train N epochs, "
+                 f"{self.max_total_epochs:,} epochs per run",
+                 f"{self.max_train_samples:,} training samples per dataset, "
+                 f"{self.max_epoch_samples:,} samples per epoch (samples × passes per epoch)",
+                 f"{mb(self.history_bytes)} of weight history per session: older epochs are "
+                 "thinned (every other one dropped; their curves stay)",
+                 f"images up to {mb(self.max_upload_bytes)} and "
+                 f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload",
+                 f"training-state files up to {mb(self.max_snapshot_bytes)}"]
+        if not self.allow_paths:
+            lines.append("no datasets read from the server's files (CSV path, IDX folder)")
+        return lines
+
+
+def mb(n) -> str:
+    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n / 1024:,.0f} KB"
+
+
+LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
+               max_total_epochs=1_000_000, max_epoch_samples=10**12, history_bytes=256 * 2**20,
+               max_upload_bytes=20 * 2**20, max_image_pixels=40_000_000, max_images=200,
+               max_snapshot_bytes=200 * 2**20, max_train_samples=10**9, allow_paths=True,
+               checkpoints=True)
+
+# A hosted session training the MNIST sample with 784-128-64-10 (Adam) holds about 45 MB
+# once its history is full (tests/test_limits.py); the largest preset, 784-512-256-16-10,
+# about 105 MB. Most of the rest is the engine's cached evaluation buffers (widest layer x
+# training samples), not the history.
+HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
+                max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=16 * 2**20,
+                max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
+                max_snapshot_bytes=25 * 2**20, max_train_samples=10_000, allow_paths=False,
+                checkpoints=False)
+
+
+def is_hosted(environ=os.environ) -> bool:
+    flag = environ.get("NNCORE_HOSTED", "").strip().lower()
+    if flag in ("1", "true", "yes", "on"):
+        return True
+    if flag in ("0", "false", "no", "off"):
+        return False
+    return os.path.isdir("/mount/src")
+
+
+def current(environ=os.environ) -> Limits:
+    lim = HOSTED if is_hosted(environ) else LOCAL
+    changes = {}
+    try:
+        if environ.get("NNCORE_MAX_PARAMS"):
+            changes["max_params"] = max(1, int(environ["NNCORE_MAX_PARAMS"]))
+        if environ.get("NNCORE_HISTORY_MB"):
+            changes["history_bytes"] = max(1, int(float(environ["NNCORE_HISTORY_MB"]) * 2**20))
+    except ValueError:
+        pass                              # a malformed override keeps the mode's default
+    return replace(lim, **changes) if changes else lim
+
+
+# -- checks (ValueError naming the limit) ---------------------------------------------------
+def _where(lim) -> str:
+    return "this hosted demo" if lim.hosted else "the app"
+
+
+def check_paths(dataset, options, lim=None):
+    """Refuse dataset options that read the server's files when ``allow_paths`` is off."""
+    lim = lim or current()
+    if lim.allow_paths:
+        return
+    for key in PATH_OPTIONS:
+        if (options or {}).get(key):
+            raise ValueError(f"{dataset}: {_where(lim)} does not read files from the server "
+                             f"(the '{key}' option); run the app on your own machine for that")
+
+
+def check_network(sizes, n_params, lim=None):
+    lim = lim or current()
+    if n_params > lim.max_params:
+        shape = "-".join(str(s) for s in sizes)
+        raise ValueError(f"the network {shape} has {n_params:,} parameters; {_where(lim)} trains "
+                         f"at most {lim.max_params:,} (a limit): use fewer or smaller hidden layers")
+
+
+def check_data(dataset, n_train, passes_per_epoch=1, lim=None):
+    lim = lim or current()
+    if n_train > lim.max_train_samples:
+        raise ValueError(f"{dataset} has {n_train:,} training samples; {_where(lim)} trains on at "
+                         f"most {lim.max_train_samples:,} (a limit): set 'training images to use' "
+                         f"to {lim.max_train_samples:,} or fewer")
+    work = n_train * passes_per_epoch
+    if work > lim.max_epoch_samples:
+        raise ValueError(f"one epoch would be {n_train:,} samples × {passes_per_epoch:,} passes = "
+                         f"{work:,} samples; {_where(lim)} allows {lim.max_epoch_samples:,} per "
+                         f"epoch (a limit): lower 'passes over the data per epoch'")
+
+
+def epochs_allowed(requested, epoch, lim=None) -> tuple[int, str | None]:
+    """How many of ``requested`` more epochs a run at ``epoch`` may train, and why fewer
+    (None if all)."""
+    lim = lim or current()
+    n, why = requested, None
+    if n > lim.max_epochs_per_run:
+        n, why = lim.max_epochs_per_run, (f"{_where(lim).capitalize()} trains at most "
+                                          f"{lim.max_epochs_per_run:,} epochs per click (a limit)")
+    left = max(0, lim.max_total_epochs - epoch)
+    if n > left:
+        n, why = left, (f"{_where(lim).capitalize()} stops a run at {lim.max_total_epochs:,} "
+                        "epochs (a limit): download its training state to carry on with "
+                        "`python -m nncore train --resume FILE` on your own machine")
+    return n, why

@@ -1,0 +1,324 @@
+"""The session's run and the helpers every page uses, over ``st.session_state``.
+
+One browser session owns one run: an :class:`nncore.Trainer` kept in
+``st.session_state`` (never at module level: a hosted app serves everyone from one
+process). The contract the pages rely on:
+
+- :func:`get_trainer` the current Trainer, made from the sidebar's setup if there is none;
+- :func:`replace_trainer` install another Trainer as the run (e.g. a loaded snapshot);
+  the sidebar shows its setup from the next full rerun;
+- :func:`selected_epoch` the epoch chosen on the epoch slider (default: the latest);
+- :func:`show_error` a short ``st.error``; details go to the server log.
+
+The sidebar calls :func:`apply_config` on every full rerun: a change of a hard setting
+(data, layers, activations, loss, optimiser, seed, ...) starts a new run; a change of a
+soft one (learning rate, momentum, batch, L2, dropout, ...) applies from the next epoch.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+import streamlit as st
+
+from nncore import Diverged, RunConfig, Trainer, load_dataset
+from nncore.presets import default_config
+from nncore.trainer import SOFT_SETTINGS
+
+from dashboard import checkpoint, limits
+
+log = logging.getLogger("dashboard")
+
+DEFAULT_DATASET = "moons"
+LIMITS = limits.current()    # local or hosted (dashboard/limits.py): the same for every session
+HISTORY_BUDGET = LIMITS.history_bytes
+MAX_PARAMS = LIMITS.max_params
+
+# Session-state keys (the sidebar's widget keys live in sidebar.py).
+TRAINER = "trainer"          # the run: a Trainer
+BASE = "base_config"         # the setup the sidebar edits; fields without a widget come from it
+SYNC = "sync_widgets"        # a RunConfig (explicit activations) to write into the sidebar widgets
+NOTICE = "run_notice"        # what just happened to the run (new run, reset, settings changed)
+EPOCH = "selected_epoch"     # the epoch chosen on the slider; None follows the latest
+LEFT = "epochs_left"         # epochs still to train in a "Train N epochs" run (0 = idle)
+TOTAL = "epochs_total"       # N of that run, for the progress bar
+ERROR = "train_error"        # why training stopped (divergence), or None
+SETUP_ERROR = "setup_error"  # why the sidebar's setup cannot start a run, or None
+
+# Page widgets whose values survive a switch to another page (see app.py).
+PAGE_WIDGETS = {"loss_log": True, "w_view": "Weights", "w_fullres": False,
+                "w_per_layer": False, "w_units": 32, "w_norms": False}
+
+LABELS = {"dataset": "dataset", "dataset_options": "dataset options", "hidden": "hidden layers",
+          "activations": "activations", "biases": "biases", "init": "initialiser", "loss": "loss",
+          "optimizer": "optimiser", "seed": "seed", "dtype": "precision", "lr": "learning rate",
+          "momentum": "momentum", "beta1": "Adam β1", "beta2": "Adam β2", "eps": "Adam ε",
+          "batch": "batch mode", "batch_size": "batch size", "shuffle": "shuffling", "l2": "L2",
+          "dropout": "dropout", "epochs": "epochs per run", "passes_per_epoch": "passes per epoch",
+          "target_loss": "target loss"}
+DATA_KEYS = ("dataset", "dataset_options", "seed", "dtype")
+
+
+class DataError(ValueError):
+    """The dataset of a setup could not be built (missing files, bad options)."""
+
+
+def init_session():
+    """Session defaults (idempotent)."""
+    ss = st.session_state
+    if BASE not in ss:
+        ss[BASE] = default_config(DEFAULT_DATASET)
+    for key, value in ((SYNC, None), (NOTICE, None), (EPOCH, None), (LEFT, 0), (TOTAL, 0),
+                       (ERROR, None), (SETUP_ERROR, None), *PAGE_WIDGETS.items()):
+        ss.setdefault(key, value)
+
+
+# -- building runs ---------------------------------------------------------------------
+def shape_text(sizes) -> str:
+    """``[784, 128, 10]`` -> ``"784-128-10"``."""
+    return "-".join(str(s) for s in sizes)
+
+
+def count_params(sizes, biases=True) -> int:
+    return sum(i * o + (o if biases else 0) for i, o in zip(sizes, sizes[1:]))
+
+
+def run_data(cfg: RunConfig):
+    """The Dataset that ``Trainer(cfg)`` builds (the same seed stream), to check sizes
+    before making the network and to share between runs on the same data."""
+    data_ss, _ = np.random.SeedSequence(cfg.seed).spawn(2)
+    try:
+        limits.check_paths(cfg.dataset, cfg.dataset_options, LIMITS)
+        return load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(data_ss),
+                            cfg.dtype)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    except OSError as exc:
+        raise DataError(f"{cfg.dataset}: cannot read the data ({exc})") from None
+
+
+def new_trainer(cfg: RunConfig, data=None) -> Trainer:
+    """A fresh Trainer for ``cfg``; raises ValueError (too large, bad data) naming why."""
+    if data is None:
+        data = run_data(cfg)
+    sizes = [data.n_in, *cfg.hidden, data.n_out]
+    n = count_params(sizes, cfg.biases)
+    limits.check_network(sizes, n, LIMITS)
+    limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, LIMITS)
+    return Trainer(cfg, data=data, history_budget=HISTORY_BUDGET)
+
+
+def explicit(trainer: Trainer) -> RunConfig:
+    """The run's config with its activations spelled out (as the sidebar shows them)."""
+    return trainer.config.replace(activations=list(trainer.network.activations))
+
+
+def _normal(cfg: RunConfig, n_out=None) -> dict:
+    d = cfg.to_dict()
+    if n_out is not None:
+        d["activations"] = cfg.layer_activations(n_out)
+    return d
+
+
+def _fmt(key, value):
+    if key == "hidden":
+        return shape_text(value) if value else "none"
+    if key == "activations":
+        return ", ".join(value) if value else "default"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_changes(old: dict, new: dict, keys) -> str:
+    """``"hidden layers 16-8 → 32; seed 0 → 1"`` for the keys that differ."""
+    parts = []
+    for key in keys:
+        if key == "dataset_options":
+            a, b = old[key], new[key]
+            parts += [f"{k} {_fmt(k, a.get(k))} → {_fmt(k, b.get(k))}"
+                      for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        else:
+            parts.append(f"{LABELS.get(key, key)} {_fmt(key, old[key])} → {_fmt(key, new[key])}")
+    return "; ".join(parts)
+
+
+def _install(trainer: Trainer, message=None, sync=False):
+    ss = st.session_state
+    ss[TRAINER] = trainer
+    ss[BASE] = trainer.config
+    ss[SYNC] = explicit(trainer) if sync else None
+    ss[EPOCH] = None
+    ss[LEFT] = 0
+    ss[ERROR] = None
+    ss[SETUP_ERROR] = None
+    ss[NOTICE] = message
+    if message:
+        st.toast(message, icon=":material/info:")
+
+
+def apply_config(cfg: RunConfig, reason=None) -> str | None:
+    """Make the run follow ``cfg``; return what changed (also shown as a toast), or None.
+
+    A changed hard setting starts a new run (``reason`` names it if given); changed soft
+    settings apply from the next epoch. Raises ValueError (DataError for the data) and
+    leaves the current run untouched when ``cfg`` cannot be built.
+    """
+    ss = st.session_state
+    tr = ss.get(TRAINER)
+    if tr is None:
+        _install(new_trainer(cfg))
+        ss[BASE] = cfg
+        return None
+    old = _normal(tr.config, tr.data.n_out)
+    same_data = all(getattr(cfg, k) == old[k] for k in DATA_KEYS)
+    new = _normal(cfg, tr.data.n_out if same_data else None)
+    hard = [k for k in new if k not in SOFT_SETTINGS and new[k] != old[k]]
+    if hard:
+        fresh = new_trainer(cfg, tr.data if same_data else None)
+        what = reason or describe_changes(old, new, ["dataset"] if "dataset" in hard else hard)
+        message = f"New run ({what}): starting at epoch 0."
+        _install(fresh, message)
+        ss[BASE] = cfg
+        return message
+    soft = [k for k in SOFT_SETTINGS if new[k] != old[k]]
+    if soft:
+        tr.update_settings(**{k: new[k] for k in soft})
+        message = (f"{describe_changes(old, new, soft)}: applies from epoch {tr.epoch + 1}; "
+                   f"the run goes on.")
+        ss[NOTICE] = message
+        ss[BASE] = cfg
+        st.toast(message, icon=":material/tune:")
+        return message
+    ss[BASE] = cfg
+    return None
+
+
+# -- the contract used by every page ------------------------------------------------------
+def get_trainer() -> Trainer:
+    """The session's Trainer, made from the sidebar's setup (or the default) if none."""
+    ss = st.session_state
+    tr = ss.get(TRAINER)
+    if tr is None:
+        init_session()
+        try:
+            tr = new_trainer(ss[BASE])
+        except Exception as exc:  # a broken setup must not leave the session without a run
+            log.warning("cannot build the setup %s: %s", ss[BASE], exc)
+            ss[BASE] = default_config(DEFAULT_DATASET)
+            tr = new_trainer(ss[BASE])
+        ss[TRAINER] = tr
+    return tr
+
+
+def replace_trainer(trainer: Trainer, message=None):
+    """Install ``trainer`` as the session's run (e.g. after loading a snapshot).
+
+    The curves, heatmaps and epoch slider show it at once; the sidebar widgets take its
+    setup at the start of the next full rerun (before they are drawn), so the sidebar
+    never mistakes the loaded run for a change of setup. ``message`` is shown as a toast
+    and in the training panel.
+    """
+    _install(trainer, message, sync=True)
+
+
+def selected_epoch() -> int:
+    """The epoch chosen on the epoch slider, or the latest if none was chosen."""
+    tr = get_trainer()
+    e = st.session_state.get(EPOCH)
+    if e is None or e > tr.epoch:
+        return tr.epoch
+    return int(e)
+
+
+def select_epoch(epoch):
+    """Choose ``epoch`` for every page (None or the latest: follow training)."""
+    tr = get_trainer()
+    st.session_state[EPOCH] = None if epoch is None or epoch >= tr.epoch else int(epoch)
+
+
+def error_text(exc_or_text) -> str:
+    """A short message for a user: ValueErrors as they are (they name the bad value)."""
+    if isinstance(exc_or_text, BaseException):
+        exc = exc_or_text
+        if isinstance(exc, ValueError):
+            text = str(exc)
+        else:
+            text = f"Something went wrong ({type(exc).__name__}: {exc}). Details are in the server log."
+    else:
+        text = str(exc_or_text)
+    return text if len(text) <= 600 else text[:597] + "..."
+
+
+def show_error(exc_or_text, container=None):
+    """Show a short ``st.error`` (in ``container`` if given); log the details."""
+    if isinstance(exc_or_text, BaseException) and not isinstance(exc_or_text, ValueError):
+        log.error("error shown to the user", exc_info=exc_or_text)
+    else:
+        log.info("user error: %s", exc_or_text)
+    (container or st).error(error_text(exc_or_text), icon=":material/error:")
+
+
+# -- training ----------------------------------------------------------------------------
+def train_epochs(n=1, budget_s=None) -> int:
+    """Train up to ``n`` epochs; stop early after ``budget_s`` seconds, at the target loss,
+    or when the loss diverges (the message goes to ``ERROR``; the last good epoch stays).
+    Returns the number of epochs trained."""
+    ss = st.session_state
+    tr = get_trainer()
+    ss[ERROR] = None
+    ss[NOTICE] = None
+    ss[EPOCH] = None
+    start, done = time.perf_counter(), 0
+    n, why = limits.epochs_allowed(n, tr.epoch, LIMITS)
+    try:
+        limits.check_data(tr.config.dataset, tr.data.X_train.shape[0], tr.config.passes_per_epoch,
+                          LIMITS)
+    except ValueError as exc:          # passes per epoch is a soft setting: checked here
+        n, why = 0, str(exc)
+    if n == 0:
+        ss[ERROR] = why
+        ss[LEFT] = 0
+    while done < n:
+        try:
+            with np.errstate(all="ignore"):    # a diverging run is reported below, not warned
+                tr.run_epoch()
+        except Diverged as exc:
+            ss[ERROR] = str(exc)
+            ss[LEFT] = 0
+            break
+        except Exception as exc:
+            log.error("training failed", exc_info=exc)
+            ss[ERROR] = f"Training stopped at epoch {tr.epoch}: {error_text(exc)}"
+            ss[LEFT] = 0
+            break
+        done += 1
+        checkpoint.after_epoch(tr)         # local mode: crash-safe, at most every 0.25 s
+        target = tr.config.target_loss
+        if target is not None and tr.records[-1].train_loss <= target:
+            ss[NOTICE] = (f"Reached the target loss {target:g} at epoch {tr.epoch} "
+                          f"(train loss {tr.records[-1].train_loss:.3g}).")
+            ss[LEFT] = 0
+            break
+        if budget_s is not None and time.perf_counter() - start >= budget_s:
+            break
+    if done:
+        checkpoint.after_epoch(tr, final=True)
+    return done
+
+
+def reset_run():
+    """Back to epoch 0 with the same setup and seed: the same starting weights."""
+    tr = get_trainer()
+    fresh = new_trainer(tr.config, tr.data)
+    _install(fresh, f"Reset: back to epoch 0 with seed {tr.config.seed}, the same start as before.")
+
+
+def run_summary(tr: Trainer) -> str:
+    """One line naming the run: data, shape, optimiser."""
+    cfg = tr.config
+    return (f"**{cfg.dataset}** · {shape_text(tr.network.sizes)} "
+            f"({', '.join(tr.network.activations)}) · {cfg.loss} · {cfg.optimizer} lr {cfg.lr:g}"
+            f" · {tr.network.n_params:,} parameters")

@@ -1,0 +1,375 @@
+"""AppTest: every page and the main flows of the dashboard, without a browser."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import figures, state
+from nncore import Trainer
+from nncore.presets import default_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APP = os.path.join(ROOT, "dashboard", "app.py")
+PAGES = ["app_pages/train.py", "app_pages/weights.py", "app_pages/predictions.py",
+         "app_pages/snapshots.py"]
+
+
+def start(page=None, dataset=None, hidden=None):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    ok(at)
+    if dataset:
+        at.selectbox(key="sb_dataset").set_value(dataset).run()
+        ok(at)
+    if hidden is not None:
+        at.text_input(key="sb_hidden").input(hidden).run()
+        ok(at)
+    if page:
+        at.switch_page(page).run()
+        ok(at)
+    return at
+
+
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def trainer(at) -> Trainer:
+    return at.session_state[state.TRAINER]
+
+
+def epoch_metric(at):
+    return next(m.value for m in at.metric if m.label == "Epoch")
+
+
+def charts(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def titles(at):
+    return [c["layout"]["title"]["text"] for c in charts(at)]
+
+
+def click(at, key):
+    at.button(key=key).click().run()
+    ok(at)
+    return at
+
+
+# -- pages -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_errors(page):
+    at = start(page)
+    if page in PAGES[:2]:                      # the pages of this module; the others have tests
+        assert not at.error and not at.warning  # of their own
+    assert [b.label for b in at.sidebar.selectbox][:2] == ["Dataset", "Preset"]
+    assert at.sidebar.text_input(key="sb_hidden").label == "Hidden layers"
+    assert len(at.main.markdown) + len(at.main.info) > 0
+
+
+def test_train_page_charts_are_labelled():
+    at = start()
+    click(at, "btn_train_1")
+    specs = charts(at)
+    assert {"Loss", "Accuracy", "Time per epoch"} <= set(titles(at))
+    assert any(t.startswith("Decision boundary at epoch 1") for t in titles(at))
+    for spec in specs:
+        lay = spec["layout"]
+        assert lay["title"]["text"]
+        for name, axis in lay.items():
+            if name.startswith(("xaxis", "yaxis")) and axis.get("visible", True) and "title" in axis:
+                assert axis["title"]["text"]
+
+
+def test_weights_page_has_one_heatmap_per_layer_with_a_shared_zero_centred_scale():
+    at = start(PAGES[1], hidden="8, 4")
+    click(at, "btn_train_1")
+    heat = [c for c in at.get("plotly_chart") if c.proto.id and "heatmap_layer_" in str(c.proto)]
+    specs = [json.loads(c.proto.spec) for c in heat]
+    assert len(specs) == 3                                    # 2-8-4-2: three layers
+    limits = {(s["layout"]["coloraxis"]["cmin"], s["layout"]["coloraxis"]["cmax"]) for s in specs}
+    assert len(limits) == 1 and sum(limits.pop()) == 0        # shared, centred on zero
+    assert all(s["data"][0]["type"] == "heatmap" and s["data"][1]["y"] == ["bias"] for s in specs)
+    assert any("histograms" in t for t in titles(at))
+
+
+# -- flows -----------------------------------------------------------------------------------
+def test_pick_dataset_set_layers_train_and_reset_to_the_same_start():
+    at = start(dataset="xor", hidden="3")
+    tr = trainer(at)
+    assert tr.network.sizes == [2, 3, 1] and tr.config.dataset == "xor"
+    assert any("Shape **2-3-1** · 13 parameters" in c.value for c in at.sidebar.caption)
+    start_weights = tr.network.params.copy()
+    for _ in range(3):
+        click(at, "btn_train_1")
+    assert epoch_metric(at) == "3" and trainer(at).epoch == 3
+    assert not np.array_equal(trainer(at).network.params, start_weights)
+    click(at, "btn_reset")
+    assert epoch_metric(at) == "0"
+    np.testing.assert_array_equal(trainer(at).network.params, start_weights)
+    assert any("Reset" in i.value for i in at.info)
+
+
+def test_changing_the_architecture_starts_a_new_run_and_says_so():
+    at = start(hidden="8")
+    click(at, "btn_train_1")
+    at.text_input(key="sb_hidden").input("6, 5").run()
+    ok(at)
+    assert trainer(at).epoch == 0 and trainer(at).network.sizes == [2, 6, 5, 2]
+    assert any("New run" in i.value and "hidden layers 8 → 6-5" in i.value for i in at.info)
+    assert at.sidebar.selectbox(key="sb_act_1").value == "relu"   # the new layer got a widget
+
+
+def test_changing_the_learning_rate_mid_run_keeps_the_run():
+    at = start()
+    click(at, "btn_train_1")
+    click(at, "btn_train_1")
+    before = trainer(at)
+    at.sidebar.number_input(key="sb_lr").set_value(0.05).run()
+    ok(at)
+    assert trainer(at) is before and trainer(at).epoch == 2
+    assert trainer(at).config.lr == 0.05 and trainer(at).optimizer.lr == 0.05
+    assert any("learning rate 0.01 → 0.05" in i.value and "epoch 3" in i.value for i in at.info)
+    click(at, "btn_train_1")
+    assert trainer(at).records[-1].lr == 0.05 and trainer(at).epoch == 3
+
+
+def test_bad_hidden_layers_text_shows_an_error_and_keeps_the_run():
+    at = start()
+    click(at, "btn_train_1")
+    before = trainer(at)
+    at.text_input(key="sb_hidden").input("16, x").run()
+    ok(at)
+    errors = [e.value for e in at.sidebar.error]
+    assert any("hidden layers must be positive whole numbers" in e and "'x'" in e for e in errors)
+    assert trainer(at) is before and trainer(at).epoch == 1
+    assert any("kept" in c.value for c in at.sidebar.caption)
+
+
+def test_scrubbing_the_epoch_slider_shows_that_epochs_weights():
+    at = start(PAGES[1], hidden="4")
+    for _ in range(3):
+        click(at, "btn_train_1")
+    tr = trainer(at)
+    at.select_slider(key="epoch_slider").set_value(1).run()
+    ok(at)
+    assert at.session_state[state.EPOCH] == 1
+    assert any(t.startswith("Layer 1 weights at epoch 1") for t in titles(at))
+    spec = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Layer 1 weights"))
+    z = np.frombuffer(__import__("base64").b64decode(spec["data"][0]["z"]["bdata"]), np.float32)
+    W1, _ = tr.weights_at(1)[0][0]
+    np.testing.assert_allclose(z, W1.ravel(), rtol=1e-6)
+    at.radio(key="w_view").set_value("Change since previous epoch (ΔW)").run()
+    ok(at)
+    assert any("ΔW, epoch 0 → 1" in t for t in titles(at))
+    click(at, "btn_train_1")                       # training jumps back to the latest epoch
+    assert any(t.startswith("Layer 1 ΔW, epoch 3 → 4") for t in titles(at))
+
+
+def test_train_n_epochs_runs_to_the_end_and_stop_ends_it():
+    at = start()
+    at.sidebar.number_input(key="sb_epochs").set_value(3).run()
+    click(at, "btn_train_n")
+    for _ in range(10):                            # AppTest does not tick run_every: step it
+        if at.session_state[state.LEFT] == 0:
+            break
+        at.run()
+        ok(at)
+    assert trainer(at).epoch == 3 and epoch_metric(at) == "3"
+    assert at.button(key="btn_stop").disabled and not at.button(key="btn_train_n").disabled
+    at.sidebar.number_input(key="sb_epochs").set_value(1000).run()
+    click(at, "btn_train_n")
+    assert at.session_state[state.LEFT] > 0 and not at.button(key="btn_stop").disabled
+    click(at, "btn_stop")
+    stopped = trainer(at).epoch
+    assert at.session_state[state.LEFT] == 0 and 3 < stopped < 1003
+    at.run()
+    assert trainer(at).epoch == stopped
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_last_good_epoch():
+    at = start(hidden="16")
+    for kind, key, value in (("selectbox", "sb_optimizer", "sgd"), ("selectbox", "sb_act_0", "linear"),
+                             ("selectbox", "sb_act_out", "linear"), ("selectbox", "sb_loss", "mse"),
+                             ("radio", "sb_batch", "full"), ("number_input", "sb_lr", 50.0)):
+        getattr(at.sidebar, kind)(key=key).set_value(value).run()
+        ok(at)
+    for _ in range(6):
+        click(at, "btn_train_1")
+    msg = [e.value for e in at.error]
+    assert msg and "diverged" in msg[0] and "are kept" in msg[0]
+    tr = trainer(at)
+    assert np.all(np.isfinite(tr.network.params)) and tr.epoch < 6
+    assert epoch_metric(at) == str(tr.epoch)
+
+
+def test_preset_fills_the_setup_and_offers_the_modern_variant():
+    at = start()
+    at.selectbox(key="sb_preset").set_value("xor_backprop").run()
+    ok(at)
+    tr = trainer(at)
+    assert tr.config.dataset == "xor" and tr.network.sizes == [2, 2, 1]
+    assert tr.config.loss == "sse" and tr.config.lr == 0.2 and tr.config.init == "normal01"
+    assert at.sidebar.text_input(key="sb_hidden").value == "2"
+    assert at.sidebar.selectbox(key="sb_act_out").value == "sigmoid"
+    assert any("Expected" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="sb_preset").set_value("mnist_synapses").run()
+    ok(at)
+    assert trainer(at).network.sizes == [784, 32, 10]
+    click(at, "sb_modern")
+    assert at.selectbox(key="sb_preset").value == "mnist_synapses_modern"
+    assert trainer(at).config.optimizer == "adam" and trainer(at).network.sizes == [784, 32, 10]
+
+
+def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeypatch):
+    monkeypatch.setattr(state, "HISTORY_BUDGET", 12 * 2 * 4 * 202)   # 12 epochs of 2-16-8-2
+    at = start(PAGES[1])
+    at.sidebar.number_input(key="sb_epochs").set_value(20).run()
+    click(at, "btn_train_n")
+    while at.session_state[state.LEFT]:
+        at.run()
+    tr = trainer(at)
+    assert tr.epoch == 20 and tr.history.thinned > 0
+    stored = tr.history.epochs
+    assert [int(o) for o in at.select_slider(key="epoch_slider").options] == stored
+    assert any("History thinned" in c.value and f"{tr.history.thinned} older epochs" in c.value
+               for c in at.caption)
+    gap = next(e for a, e in zip(stored, stored[1:]) if e - a > 1)
+    at.select_slider(key="epoch_slider").set_value(gap).run()
+    at.radio(key="w_view").set_value("Change since previous epoch (ΔW)").run()
+    ok(at)
+    prev = stored[stored.index(gap) - 1]
+    assert any(f"ΔW, epoch {prev} → {gap}" in t for t in titles(at))
+    assert any("were thinned from the history" in c.value for c in at.caption)
+
+
+def test_a_network_too_large_for_the_app_is_refused_with_its_size():
+    at = start()
+    at.text_input(key="sb_hidden").input("3000, 3000").run()
+    ok(at)
+    errors = [e.value for e in at.sidebar.error]
+    assert any("2-3000-3000-2 has 9,015,002 parameters" in e for e in errors)
+    assert trainer(at).network.sizes == [2, 16, 8, 2]
+
+
+def test_image_dataset_shows_a_sample_grid_and_first_layer_units():
+    at = start(dataset="digits")
+    click(at, "btn_train_1")
+    assert any(t.startswith("Test samples at epoch 1") for t in titles(at))
+    at.switch_page(PAGES[1]).run()
+    ok(at)
+    assert any(t.startswith("Layer 1 units as 8×8 images") for t in titles(at))
+
+
+def test_dataset_options_start_a_new_run():
+    at = start(dataset="blobs")
+    at.sidebar.number_input(key="sb_opt_blobs_classes").set_value(5).run()
+    ok(at)
+    assert trainer(at).network.sizes[-1] == 5
+    assert any("classes 3 → 5" in i.value for i in at.info)
+
+
+def test_full_dataset_without_idx_files_shows_a_clear_error(tmp_path):
+    at = start()
+    at.selectbox(key="sb_dataset").set_value("mnist").run()
+    at.sidebar.text_input(key="sb_opt_mnist_data_dir").input(str(tmp_path)).run()
+    ok(at)
+    errors = [e.value for e in at.sidebar.error]
+    assert any("no IDX files found" in e and str(tmp_path) in e for e in errors)
+    assert trainer(at).config.dataset == "moons"              # the previous run is kept
+
+
+def test_replace_trainer_installs_a_run_and_syncs_the_sidebar():
+    def app():
+        import streamlit as st
+
+        from dashboard import sidebar, state
+        from nncore import RunConfig, Trainer
+        sidebar.render()
+        if st.button("Load", key="load"):
+            cfg = RunConfig(dataset="circles", hidden=[5], lr=0.02, seed=3)
+            state.replace_trainer(Trainer(cfg), "Loaded a run")
+        st.write(state.selected_epoch())
+
+    at = AppTest.from_function(app, default_timeout=60).run()
+    ok(at)
+    at.button(key="load").click().run()
+    ok(at)
+    loaded = trainer(at)
+    assert loaded.config.dataset == "circles" and at.session_state[state.NOTICE] == "Loaded a run"
+    at.run()                                   # the next full rerun shows its setup...
+    ok(at)
+    assert at.sidebar.selectbox(key="sb_dataset").value == "circles"
+    assert at.sidebar.text_input(key="sb_hidden").value == "5"
+    assert at.sidebar.number_input(key="sb_lr").value == 0.02
+    assert trainer(at) is loaded                # ...without mistaking it for a new setup
+
+
+# -- helpers behind the pages ---------------------------------------------------------------
+def test_run_data_is_the_data_the_trainer_builds():
+    cfg = default_config("moons", seed=7)
+    a, b = Trainer(cfg), state.run_data(cfg)
+    np.testing.assert_array_equal(a.data.X_train, b.X_train)
+    np.testing.assert_array_equal(a.data.Y_test, b.Y_test)
+    np.testing.assert_array_equal(a.network.params, Trainer(cfg, data=b).network.params)
+
+
+def test_block_average_keeps_heatmaps_small_and_means_exact():
+    A = np.arange(784 * 512, dtype=np.float64).reshape(784, 512)
+    B, (fr, fc) = figures.block_average(A)
+    assert max(B.shape) <= 128 and (fr, fc) == (7, 4) and B.dtype == np.float32
+    np.testing.assert_allclose(B[0, 0], A[:7, :4].mean())
+    C, _ = figures.block_average(np.ones((130, 3)))
+    assert C.shape == (65, 3) and np.all(C == 1)
+    W = np.random.default_rng(0).normal(size=(784, 512)).astype(np.float32)
+    fig = figures.weight_heatmap(W, np.zeros(512, np.float32), 3.0, "t")
+    assert figures.figure_bytes(fig) <= 0.25e6
+    assert figures.figure_bytes(figures.weight_heatmap(W, None, 3.0, "t", full=True)) > 1e6
+
+
+def test_every_figure_is_valid_plotly():
+    tr = Trainer(default_config("blobs", hidden=[6, 4]))
+    tr.fit(2)
+    recs, data = tr.records, tr.data
+    long_run = Trainer(default_config("xor"))
+    long_run.fit(120)
+    xs, ys, pts = figures.grid_points(data.X_train, 20)
+    labels = data.labels(data.Y_train)
+    W, b = tr.network.layers[0].weights, tr.network.layers[0].biases
+    built = [
+        figures.loss_curves(recs), figures.loss_curves(recs, log=True),
+        figures.accuracy_curves(recs), figures.epoch_times(recs), figures.norms(recs),
+        figures.epoch_times(long_run.records), figures.loss_curves(long_run.records),
+        figures.decision_boundary(xs, ys, tr.predict(pts), data.X_train, labels, None, None,
+                                  ["a", "b", "c"], 2),
+        figures.decision_boundary(xs, ys, tr.predict(pts)[:, :2], data.X_train, labels % 2,
+                                  data.X_train, labels % 2, ["a", "b"], 2),
+        figures.image_samples(np.random.rand(10, 64), (8, 8), np.arange(10), np.arange(10)[::-1],
+                              [str(i) for i in range(10)], 3),
+        figures.logic_outputs(np.eye(2), np.eye(2), np.eye(2) * 0.9, 1),
+        figures.pca_scatter(data.X_train, labels, ["a", "b", "c"]),
+        figures.weight_heatmap(W, b, 1.0, "w"), figures.weight_heatmap(W, None, 1.0, "w"),
+        figures.unit_images(np.random.rand(64, 40), (8, 8), 32, "u"),
+        figures.histograms([W, W], [W * 0, W], "h"),
+    ]
+    for fig in built:
+        spec = fig.to_dict()
+        go.Figure(spec)                          # raises on any invalid property
+        assert fig.layout.title.text
+        assert all(isinstance(c, list) for c in _values(spec, "colorscale")), \
+            "colour scales must be spelled out: Plotly.js lacks Python's named scales"
+
+
+def _values(obj, key):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == key:
+                yield v
+            yield from _values(v, key)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _values(v, key)

@@ -1,0 +1,115 @@
+"""The app's limits: hosted detection, the checks' messages, and one session's memory."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from dashboard import limits
+from nncore import Trainer
+from nncore.presets import default_config
+
+
+@pytest.mark.parametrize("value, hosted", [("1", True), ("true", True), ("ON", True),
+                                           ("0", False), ("false", False), ("no", False)])
+def test_hosted_mode_follows_the_environment(value, hosted):
+    env = {"NNCORE_HOSTED": value}
+    assert limits.is_hosted(env) is hosted
+    assert limits.current(env) == (limits.HOSTED if hosted else limits.LOCAL)
+
+
+def test_hosted_limits_are_tighter_everywhere():
+    h, loc = limits.HOSTED, limits.LOCAL
+    for field in ("max_params", "max_epochs_per_run", "max_total_epochs", "max_epoch_samples",
+                  "history_bytes", "max_upload_bytes", "max_image_pixels", "max_images",
+                  "max_snapshot_bytes", "max_train_samples"):
+        assert getattr(h, field) < getattr(loc, field), field
+    assert h.hosted and not h.checkpoints and not h.allow_paths
+    assert not loc.hosted and loc.checkpoints and loc.allow_paths
+
+
+def test_environment_overrides_and_bad_values():
+    lim = limits.current({"NNCORE_HOSTED": "1", "NNCORE_MAX_PARAMS": "5000",
+                          "NNCORE_HISTORY_MB": "2.5"})
+    assert lim.hosted and lim.max_params == 5000 and lim.history_bytes == int(2.5 * 2**20)
+    assert limits.current({"NNCORE_HOSTED": "1", "NNCORE_MAX_PARAMS": "lots"}) == limits.HOSTED
+
+
+def test_every_preset_fits_the_hosted_limits():
+    from nncore.presets import PRESETS, preset_config
+    from nncore.datasets import load_dataset
+    h = limits.HOSTED
+    for name in PRESETS:
+        cfg = preset_config(name)
+        data = load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(0), cfg.dtype)
+        sizes = [data.n_in, *cfg.hidden, data.n_out]
+        n = sum(i * o + o for i, o in zip(sizes, sizes[1:]))
+        limits.check_network(sizes, n, h)
+        limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, h)
+        assert cfg.epochs <= h.max_epochs_per_run, name
+
+
+def test_the_checks_name_the_limit_and_the_fix():
+    h = limits.HOSTED
+    with pytest.raises(ValueError, match=r"784-2000-2000-10 has 5,592,010 parameters; this hosted "
+                                         r"demo trains at most 600,000"):
+        limits.check_network([784, 2000, 2000, 10], 5_592_010, h)
+    limits.check_network([784, 2000, 2000, 10], 5_592_010, limits.LOCAL)
+    with pytest.raises(ValueError, match="60,000 training samples.*at most 10,000.*training images to use"):
+        limits.check_data("mnist", 60_000, 1, h)
+    with pytest.raises(ValueError, match="passes over the data per epoch"):
+        limits.check_data("xor", 4, 1_000_000, h)
+    limits.check_data("xor", 4, 1000, h)
+    with pytest.raises(ValueError, match="does not read files from the server.*'path'"):
+        limits.check_paths("csv", {"path": "/etc/passwd"}, h)
+    with pytest.raises(ValueError, match="'data_dir'"):
+        limits.check_paths("mnist", {"data_dir": "/srv", "limit": 0}, h)
+    limits.check_paths("mnist", {"data_dir": ""}, h)
+    limits.check_paths("csv", {"path": "/tmp/x.csv"}, limits.LOCAL)
+
+
+def test_epochs_are_capped_per_click_and_per_run():
+    h = limits.HOSTED
+    assert limits.epochs_allowed(5, 0, h) == (5, None)
+    n, why = limits.epochs_allowed(10_000, 0, h)
+    assert n == h.max_epochs_per_run and "per click" in why
+    n, why = limits.epochs_allowed(50, h.max_total_epochs - 20, h)
+    assert n == 20 and f"{h.max_total_epochs:,} epochs" in why and "download" in why
+    assert limits.epochs_allowed(1, h.max_total_epochs, h)[0] == 0
+
+
+def test_describe_lists_every_limit():
+    text = "\n".join(limits.HOSTED.describe())
+    for part in ("600,000 parameters", "200 epochs per click", "2,000 epochs per run",
+                 "thinned", "5 MB", "16 megapixels", "25 MB", "server's files"):
+        assert part in text, part
+
+
+def session_bytes(cfg, epochs, lim):
+    """Bytes a session's run holds after ``epochs`` epochs (data, network, optimiser and a
+    history filled past its budget), measured by tracemalloc."""
+    from dashboard import state
+    state.run_data(cfg)                   # the sample's file cache is shared, not per session
+    tracemalloc.start()
+    try:
+        tr = Trainer(cfg, history_budget=lim.history_bytes)
+        tr.run_epoch()
+        for e in range(2, epochs + 1):    # as many epochs' weights as a long run stores
+            tr.epoch = e
+            tr.history.add(e, tr.network.params, tr.network.grads)
+        assert tr.history.nbytes <= max(lim.history_bytes, 3 * 2 * tr.network.params.nbytes)
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_hosted_session_stays_well_under_100_mb():
+    cfg = default_config("mnist_sample").replace(hidden=[128, 64])
+    used = session_bytes(cfg, 200, limits.HOSTED)
+    assert used < 70 * 2**20, f"{used / 2**20:.1f} MB"
+
+
+def test_the_largest_preset_stays_bounded_when_hosted():
+    from nncore.presets import preset_config
+    cfg = preset_config("mnist_nlayer_modern")          # 784-512-256-16-10, 537,354 parameters
+    used = session_bytes(cfg, 30, limits.HOSTED)
+    assert used < 128 * 2**20, f"{used / 2**20:.1f} MB"
