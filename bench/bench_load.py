@@ -2,15 +2,23 @@
 
 Starts ``streamlit run dashboard/app.py`` with ``NNCORE_HOSTED=1`` on a loopback port (a
 fresh server for every N, so closed sessions of the last round do not count), then opens N
-Playwright contexts at once in one headless Chromium. Each session chooses a dataset, sets
-the hidden layers and clicks **Train 1 epoch** E times, timing each click until the epoch
-count shows the new epoch, the app is idle and the charts are painted. Prints per N:
+Playwright contexts at once in one headless Chromium. Each session opens the app, chooses a
+dataset and sets the hidden layers (timed as "setup"); once every session is set up, all of
+them click **Train 1 epoch** E times, each as soon as its last click's update is painted
+(plus ``--think`` seconds), timing each click until the epoch count shows the new epoch, the
+app is idle and the charts are painted. Prints per N:
 
 - click -> update time: median, p95 and max over all clicks of all sessions;
+- setup time (open the app, choose the data, set the layers): median;
 - failed sessions (an error, a timeout, or a traceback on the page);
 - lost runs (a session whose run is not at epoch E with its own network at the end);
 - the server's RSS (the streamlit process and its children, sampled every 0.1 s):
-  after start, peak, and the growth per session.
+  after start, peak, and the growth per session;
+- CPU seconds per click of the server and of the browser (both run on this machine: in a
+  real class each browser has a machine of its own), and the load average.
+
+The browsers share this machine's cores with the server, so the click times here include
+rendering 16 pages' charts on the same 2 cores.
 
     python bench/bench_load.py                       # N = 1, 4, 8, 16; MNIST sample 128, 64
     python bench/bench_load.py --sessions 1 4 --epochs 3 --dataset moons --hidden "16, 8"
@@ -67,6 +75,29 @@ def tree_rss(pid) -> int:
     return total
 
 
+def tree_cpu(pid) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its descendants."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+        todo += _children(p)
+    return total
+
+
+def load_average() -> float:
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except OSError:
+        return float("nan")
+
+
 class Sampler(threading.Thread):
     def __init__(self, pid, every=0.1):
         super().__init__(daemon=True)
@@ -104,9 +135,25 @@ async def choose(page, label, option, timeout):
     raise RuntimeError(f"could not choose {option} in {label}")
 
 
-async def session(browser, url, args, shape, out):
+class Barrier:
+    """All sessions set up first; the clicks start together once every session is ready
+    (or failed), so that the click times measure training under load, not page loads."""
+
+    def __init__(self, n, on_release):
+        self.n, self.arrived, self.on_release = n, 0, on_release
+        self.event = asyncio.Event()
+
+    def arrive(self):
+        self.arrived += 1
+        if self.arrived == self.n:
+            self.on_release()
+            self.event.set()
+
+
+async def session(browser, url, args, shape, out, barrier):
     """Run one session; append its record to ``out``."""
     rec = {"clicks": [], "setup": None, "failed": None, "lost": False}
+    arrived = False
     timeout = args.timeout * 1000
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
@@ -125,13 +172,18 @@ async def session(browser, url, args, shape, out):
         await page.wait_for_function(EPOCH_IS, arg="0")
         await idle(page, timeout)
         rec["setup"] = time.perf_counter() - t0
+        barrier.arrive()
+        arrived = True
+        await asyncio.wait_for(barrier.event.wait(), args.round_timeout)
         button = page.get_by_role("button", name="Train 1 epoch", exact=True)
         for e in range(1, args.epochs + 1):
             t = time.perf_counter()
             await button.click()
-            await page.wait_for_function(EPOCH_IS, arg=str(e))
+            await page.wait_for_function(EPOCH_IS, arg=str(e), polling=50)
             await idle(page, timeout)
             rec["clicks"].append(time.perf_counter() - t)
+            if args.think:
+                await asyncio.sleep(args.think)
         summary = await page.get_by_text(f"{args.dataset} · {shape}").count()
         epoch_ok = await page.evaluate(f"({EPOCH_IS})('{args.epochs}')")
         rec["lost"] = not (summary and epoch_ok)
@@ -140,19 +192,22 @@ async def session(browser, url, args, shape, out):
     except Exception as exc:          # a failed session is counted, not fatal
         rec["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
     finally:
+        if not arrived:
+            barrier.arrive()
         await ctx.close()
     out.append(rec)
 
 
-async def round_(n, url, args, shape):
+async def round_(n, url, args, shape, on_release):
     from playwright.async_api import async_playwright
     out = []
+    barrier = Barrier(n, on_release)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                           headless=True)
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(session(browser, url, args, shape, out) for _ in range(n))),
+                asyncio.gather(*(session(browser, url, args, shape, out, barrier) for _ in range(n))),
                 timeout=args.round_timeout)
         except asyncio.TimeoutError:
             pass
@@ -178,6 +233,8 @@ def main(argv=None):
     ap.add_argument("--hidden", default="128, 64")
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds per browser action")
     ap.add_argument("--round-timeout", type=float, default=600.0, help="seconds per N")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds each session waits after an update before its next click")
     ap.add_argument("--local", action="store_true", help="run the server in local mode")
     args = ap.parse_args(argv)
 
@@ -202,9 +259,17 @@ def main(argv=None):
             base = tree_rss(proc.pid)
             sampler = Sampler(proc.pid)
             sampler.start()
-            t = time.perf_counter()
-            recs = asyncio.run(round_(n, url, args, shape))
-            wall = time.perf_counter() - t
+            mark = {}
+
+            def release():             # the click phase starts: note the time and CPU
+                mark.update(t=time.perf_counter(), cpu=tree_cpu(proc.pid), load=load_average(),
+                            me=sum(os.times()[:4]) + tree_cpu(os.getpid()) - tree_cpu(proc.pid))
+            recs = asyncio.run(round_(n, url, args, shape, release))
+            wall = time.perf_counter() - mark.get("t", time.perf_counter())
+            cpu, load1 = tree_cpu(proc.pid) - mark.get("cpu", 0.0), load_average()
+            load0 = mark.get("load", float("nan"))
+            # this process and its reaped children (the browser, closed by now)
+            browsers = sum(os.times()[:4]) - mark.get("me", 0.0)
             peak = sampler.stop()
         finally:
             stop_app(proc)
@@ -220,7 +285,9 @@ def main(argv=None):
                f"{(peak - base) / 2**20 / n:>7.1f} MB")
         rows.append(row)
         print(header if len(rows) == 1 else "", end="\n" if len(rows) == 1 else "")
-        print(row, f"  ({len(clicks)} clicks, {wall:.0f} s)", flush=True)
+        print(row, f"  ({len(clicks)} clicks in {wall:.0f} s; CPU per click: server "
+                   f"{cpu / max(1, len(clicks)):.2f} s, browser {browsers / max(1, len(clicks)):.2f} s;"
+                   f" load average {load0:.1f} -> {load1:.1f})", flush=True)
         for why in sorted(set(failed)):
             print(f"      failed: {why} (x{failed.count(why)})")
         if failed and os.environ.get("NNCORE_BENCH_LOG") == "1":

@@ -242,14 +242,6 @@ def make_torch(data, weights, args):
         f"torch {torch.__version__}, {args.torch_threads} threads, Adam {args.torch_adam}"
 
 
-# -- report -------------------------------------------------------------------------------------
-def clean_median(values, busy):
-    """Median over epochs without CPU interference when at least 2 are clean, else over all."""
-    clean = [v for v, b in zip(values, busy) if b is None or b <= BUSY_LIMIT]
-    use = clean if len(clean) >= 2 else values
-    return statistics.median(use), len(use)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -289,64 +281,70 @@ def main(argv=None):
     print()
 
     meter = CpuMeter()
-    sq_before, st_before = square_peak(), step_peak(sizes)
+    flops_epoch = flops_per_sample(sizes) * n_train
     contenders = [c for c in (nn, th) if c is not None]
-    rows = {c.name: [] for c in contenders}
-    header = f"{'epoch':>5}  " + "  ".join(f"{c.name + ' s':>10} {'samples/s':>10} {'test acc':>8} "
-                                           f"{'others':>6}" for c in contenders)
-    print(header)
-    step_samples = []
+    # The machine's speed drifts (other VMs on the host are invisible from here), so every
+    # epoch gets its own peak measured just before it, and the contenders alternate.
+    epochs_rows = []
+    head = "".join(f"  {c.name + ' s':>10} {'samples/s':>10} {'test acc':>8}" for c in contenders)
+    print(f"{'epoch':>5}{head}  {'peak*':>6} {'% peak':>6}"
+          f"{'  ratio' if th else ''}  {'others':>6}")
     for e in range(epochs):
-        order = contenders if e % 2 == 0 else contenders[::-1]
-        for c in order:
+        row = {}
+        time.sleep(args.pause)
+        meter.start()
+        row["peak"] = step_peak(sizes, seconds=0.3)
+        busy = [meter.others()]
+        for c in (contenders if e % 2 == 0 else contenders[::-1]):
             time.sleep(args.pause)
             meter.start()
-            seconds, acc = c.epoch()
-            busy = meter.others()
-            rows[c.name].append((seconds, acc, busy))
-        cells = []
-        for c in contenders:
-            s, acc, busy = rows[c.name][-1]
-            mark = "*" if busy is not None and busy > BUSY_LIMIT else " "
-            busy_txt = "n/a" if busy is None else f"{busy:.2f}"
-            cells.append(f"{s:>10.3f} {n_train / s:>10,.0f} {acc:>8.2%} {busy_txt:>5}{mark}")
-        print(f"{e + 1:>5}  " + "  ".join(cells), flush=True)
-        step_samples.append(step_peak(sizes, seconds=0.15))
-    sq_after, st_after = square_peak(), step_peak(sizes)
+            row[c.name] = c.epoch()
+            busy.append(meter.others())
+        row["busy"] = None if None in busy else max(busy)
+        row["share"] = flops_epoch / row["nncore"][0] / 1e9 / row["peak"]
+        if th:
+            row["ratio"] = row["PyTorch"][0] / row["nncore"][0]
+        epochs_rows.append(row)
+        cells = "".join(f"  {row[c.name][0]:>10.3f} {n_train / row[c.name][0]:>10,.0f} "
+                        f"{row[c.name][1]:>8.2%}" for c in contenders)
+        noisy = row["busy"] is not None and row["busy"] > BUSY_LIMIT
+        others = "n/a" if row["busy"] is None else f"{row['busy']:.2f}{'!' if noisy else ' '}"
+        ratio = f"  {row['ratio']:>4.2f}x" if th else ""
+        print(f"{e + 1:>5}{cells}  {row['peak']:>6.0f} {row['share']:>6.0%}{ratio}  {others:>6}",
+              flush=True)
+    sq = square_peak()
 
-    sq = {n: max(sq_before[n], sq_after[n]) for n in sq_before}
-    sq_best_n = max(sq, key=sq.get)
-    step_best = max(st_before, st_after, *step_samples)
-    flops_epoch = flops_per_sample(sizes) * n_train
-
-    print("\n(others = CPU cores used by other processes during that epoch; * = above "
-          f"{BUSY_LIMIT:.2f}, left out of the medians when at least 2 clean epochs remain)\n")
-    med = {}
+    clean = [r for r in epochs_rows if r["busy"] is None or r["busy"] <= BUSY_LIMIT]
+    use = clean if len(clean) >= 2 else epochs_rows
+    print(f"\npeak* = GFLOP/s of one training step's matmuls alone (NumPy sgemm, batch {BATCH}), "
+          "measured just before that epoch;\nothers = most CPU cores used by other processes "
+          f"during the epoch or its peak; ! = above {BUSY_LIMIT:.2f}.")
+    print(f"Medians over {len(use)} of {epochs} epochs"
+          f"{' (the ones without other load)' if use is clean and len(clean) < epochs else ''}:\n")
+    med = lambda key, i=None: statistics.median(r[key] if i is None else r[key][i] for r in use)
     for c in contenders:
-        secs = [r[0] for r in rows[c.name]]
-        busy = [r[2] for r in rows[c.name]]
-        med[c.name], used = clean_median(secs, busy)
-        print(f"{c.name:<8} median epoch {med[c.name]:.3f} s over {used} epoch(s): "
-              f"{n_train / med[c.name]:>9,.0f} samples/s (best epoch {n_train / min(secs):,.0f})"
-              f"   test accuracy after {epochs} epochs: {rows[c.name][-1][1]:.2%}")
-    results = {}
-    if th is not None:
-        ratio = med["PyTorch"] / med["nncore"]
-        results["ratio"] = ratio
-        print(f"throughput nncore / PyTorch: {ratio:.2f}x   (target >= {THROUGHPUT_TARGET}x: "
-              f"{'met' if ratio >= THROUGHPUT_TARGET else 'NOT met'})")
-    gflops = flops_epoch / med["nncore"] / 1e9
-    share = gflops / step_best
-    print(f"\nmatmul work per epoch: {flops_epoch / 1e9:.1f} GFLOP "
+        t = med(c.name, 0)
+        best = min(r[c.name][0] for r in epochs_rows)
+        print(f"  {c.name:<8} {t:.3f} s/epoch = {n_train / t:>9,.0f} samples/s   (best epoch "
+              f"{n_train / best:,.0f}; test accuracy after {epochs} epochs "
+              f"{epochs_rows[-1][c.name][1]:.2%})")
+    if th:
+        ratio = med("ratio")
+        print(f"  throughput nncore / PyTorch: {ratio:.2f}x (median of per-epoch ratios; target "
+              f">= {THROUGHPUT_TARGET}x: {'met' if ratio >= THROUGHPUT_TARGET else 'NOT met'})")
+    gflops = flops_epoch / med("nncore", 0) / 1e9
+    share, peak = med("share"), med("peak")
+    sq_n = max(sq, key=sq.get)
+    print(f"\n  matmul work: {flops_epoch / 1e9:.1f} GFLOP per epoch "
           f"({flops_per_sample(sizes) / 1e6:.3f} MFLOP per sample)")
-    print(f"NumPy sgemm peak in this run: {sq[sq_best_n]:.0f} GFLOP/s on {sq_best_n}x{sq_best_n} "
-          f"squares ({', '.join(f'{n}: {v:.0f}' for n, v in sq.items())}); "
-          f"{step_best:.0f} GFLOP/s for one training step's matmuls at batch {BATCH}")
-    print(f"nncore achieved: {gflops:.0f} GFLOP/s = {share:.0%} of the batch-{BATCH} peak "
-          f"(target >= {PEAK_TARGET:.0%}: {'met' if share >= PEAK_TARGET else 'NOT met'}), "
-          f"{gflops / sq[sq_best_n]:.0%} of the large-square peak")
+    print(f"  NumPy sgemm peak: {peak:.0f} GFLOP/s for a training step's matmuls at batch {BATCH} "
+          f"(median; best {max(r['peak'] for r in epochs_rows):.0f}); {sq[sq_n]:.0f} GFLOP/s on "
+          f"large squares ({', '.join(f'{n}: {v:.0f}' for n, v in sq.items())}), measured at the end")
+    print(f"  nncore: {gflops:.0f} GFLOP/s = {share:.0%} of the batch-{BATCH} peak (median of "
+          f"per-epoch shares; target >= {PEAK_TARGET:.0%}: {'met' if share >= PEAK_TARGET else 'NOT met'})"
+          f", {gflops / sq[sq_n]:.0%} of the large-square peak")
     if args.accuracy:
-        acc = rows["nncore"][-1][1]
+        acc = epochs_rows[-1]["nncore"][1]
         full = label.startswith("Fashion-MNIST (full)")
         verdict = ("met" if acc >= ACCURACY_TARGET else "NOT met") if full else \
             "not checked: the target is for the full test set"

@@ -8,7 +8,7 @@ if ROOT not in sys.path:          # Streamlit puts dashboard/, not the repo root
 
 import streamlit as st  # noqa: E402
 
-from dashboard import checkpoint, sidebar, state  # noqa: E402
+from dashboard import checkpoint, limits, sidebar, state  # noqa: E402
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app_pages")
 
@@ -16,6 +16,7 @@ st.set_page_config(page_title="nncore: watch a network learn", page_icon=":mater
                    layout="wide")
 if state.LIMITS.hosted:           # no traceback for visitors, whatever config.toml says
     st.set_option("client.showErrorDetails", "none")
+limits.set_blas_threads(state.LIMITS.blas_threads)   # hosted: many sessions share the cores
 state.init_session()
 for key in state.PAGE_WIDGETS:     # keep page widgets' values while another page is shown
     st.session_state[key] = st.session_state[key]

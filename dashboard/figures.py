@@ -100,22 +100,38 @@ def _curves(records, keys, scale, label, fmt):
     return e, data
 
 
+def _epoch_axis(e, **kw):
+    """The epoch axis; before any training, a note saying the curves start with epoch 1."""
+    axis = _axis("epoch", **_whole_ticks(int(e[-1])), **kw)
+    if len(e) == 1:
+        axis.update(range=[-0.5, 1.5], rangemode="normal")
+    return axis
+
+
+def _first_epoch_note(e):
+    if len(e) > 1:
+        return []
+    return [dict(text="Epoch 0: before training.<br>Train an epoch to draw the curves.",
+                 xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                 font=dict(size=13, color="#6e7781"))]
+
+
 def loss_curves(records, log=False):
     """Train and test loss per epoch (epoch 0 = before training)."""
     e, data = _curves(records, ("train_loss", "test_loss"), 1.0, "loss", ".4g")
     yaxis = _axis("loss (log scale)" if log else "loss", type="log" if log else "linear")
     if not log:
         yaxis["rangemode"] = "tozero"
-    return _figure(data, _layout("Loss", yaxis=yaxis, xaxis=_axis(
-        "epoch", rangemode="tozero", **_whole_ticks(int(e[-1])))))
+    return _figure(data, _layout("Loss", yaxis=yaxis, xaxis=_epoch_axis(e, rangemode="tozero"),
+                                 annotations=_first_epoch_note(e)))
 
 
 def accuracy_curves(records):
     """Train and test accuracy (%) per epoch."""
     e, data = _curves(records, ("train_acc", "test_acc"), 100.0, "accuracy", ".2f")
     return _figure(data, _layout("Accuracy", yaxis=_axis("accuracy (%)", range=[0, 101]),
-                                 xaxis=_axis("epoch", rangemode="tozero",
-                                             **_whole_ticks(int(e[-1])))))
+                                 xaxis=_epoch_axis(e, rangemode="tozero"),
+                                 annotations=_first_epoch_note(e)))
 
 
 def epoch_times(records):
@@ -158,7 +174,7 @@ def norms(records):
         xaxis=_axis("epoch", domain=[0, 0.44], anchor="y", **ticks),
         xaxis2=_axis("epoch", domain=[0.56, 1], anchor="y2", **ticks),
         yaxis=_axis("norm", anchor="x"),
-        yaxis2=_axis("norm (log scale)", anchor="x2", type="log", dtick="D2"),
+        yaxis2=_axis("norm (log scale)", anchor="x2", type="log", nticks=5, tickformat=".2~g"),
         annotations=[_subtitle("weights ‖W‖", 0.22, 1.0),
                      _subtitle("gradients ‖∂L/∂W‖ (last batch)", 0.78, 1.0)])
     layout["legend"] = dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02)
@@ -457,6 +473,11 @@ def histograms(weights, grads, title, bins=40):
             if i == n - 1:
                 axes[f"xaxis{sx}"]["title"] = dict(text="weight value" if c == 0 else "gradient value")
             notes.append(_subtitle(f"layer {i + 1} {what}", sum(xd) / 2, top))
+            if a is None:
+                notes.append(dict(text="gradients not stored for this epoch (run loaded from a file)",
+                                  showarrow=False, x=0.5, y=0.5,
+                                  xref=f"x{sx} domain", yref=f"y{sx} domain"))
+                continue
             a = np.asarray(a, np.float64).ravel()
             if c == 1 and not np.any(a):
                 notes.append(dict(text="no gradient yet (epoch 0)", showarrow=False, x=0.5, y=0.5,

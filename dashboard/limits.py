@@ -5,13 +5,16 @@ in the shell, or as a root-level secret ``NNCORE_HOSTED = "1"`` on Streamlit Com
 Cloud, which exposes such secrets as environment variables) or when the app runs from
 Community Cloud's checkout folder ``/mount/src``. ``NNCORE_HOSTED=0`` forces local mode.
 
-``NNCORE_MAX_PARAMS`` and ``NNCORE_HISTORY_MB`` override those two limits in either mode.
+``NNCORE_MAX_PARAMS``, ``NNCORE_HISTORY_MB`` and ``NNCORE_BLAS_THREADS`` override those
+settings in either mode.
 
 The ``check_*`` functions raise ``ValueError`` with a message that names the limit and
 what to change; the pages show it as it is.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 from dataclasses import dataclass, replace
 
@@ -33,6 +36,7 @@ class Limits:
     max_train_samples: int        # training samples of a dataset
     allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
     checkpoints: bool             # write a crash-safe checkpoint after every epoch
+    blas_threads: int | None = None   # BLAS threads per matrix product (None: BLAS's default)
 
     def describe(self) -> list[str]:
         """One line per limit, for people."""
@@ -69,7 +73,7 @@ HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
                 max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=16 * 2**20,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000, allow_paths=False,
-                checkpoints=False)
+                checkpoints=False, blas_threads=1)
 
 
 def is_hosted(environ=os.environ) -> bool:
@@ -89,9 +93,66 @@ def current(environ=os.environ) -> Limits:
             changes["max_params"] = max(1, int(environ["NNCORE_MAX_PARAMS"]))
         if environ.get("NNCORE_HISTORY_MB"):
             changes["history_bytes"] = max(1, int(float(environ["NNCORE_HISTORY_MB"]) * 2**20))
+        if environ.get("NNCORE_BLAS_THREADS"):
+            changes["blas_threads"] = max(1, int(environ["NNCORE_BLAS_THREADS"]))
     except ValueError:
         pass                              # a malformed override keeps the mode's default
     return replace(lim, **changes) if changes else lim
+
+
+# -- CPU ---------------------------------------------------------------------------------------
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads64_", "openblas_set_num_threads", "MKL_Set_Num_Threads")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_setters():
+    """The thread-count setters of the BLAS libraries loaded in this process (Linux)."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS, so that it is found below)
+    found = []
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() or "mkl" in line.lower()}
+    except OSError:
+        return found
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _SETTERS:
+            if hasattr(lib, name):
+                found.append(getattr(lib, name))
+                break
+    return found
+
+
+def set_blas_threads(n) -> bool:
+    """Make every BLAS call use ``n`` threads; True if a BLAS library took it.
+
+    Many sessions training at once on a few cores each start a multi-threaded BLAS call;
+    OpenBLAS threads then spin against each other and every epoch gets many times slower
+    (bench/bench_load.py: 4 sessions, 38 s per click with 2 threads each, 3.5 s with one).
+    One thread per call lets the sessions share the cores instead. ``OPENBLAS_NUM_THREADS``
+    would do the same but must be set before NumPy is loaded, which a hosting platform's
+    secrets cannot do.
+    """
+    return bool(n) and _apply_blas_threads(int(n))
+
+
+@functools.lru_cache(maxsize=4)      # once per process and value: it is a process setting
+def _apply_blas_threads(n) -> bool:
+    setters = _blas_setters()
+    for setter in setters:
+        setter(int(n))
+    if not setters:
+        try:
+            import threadpoolctl
+            threadpoolctl.threadpool_limits(int(n), user_api="blas")
+            return True
+        except Exception:
+            return False
+    return True
 
 
 # -- checks (ValueError naming the limit) ---------------------------------------------------

@@ -17,7 +17,6 @@ soft one (learning rate, momentum, batch, L2, dropout, ...) applies from the nex
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import numpy as np
@@ -246,7 +245,8 @@ def error_text(exc_or_text) -> str:
         if isinstance(exc, ValueError):
             text = str(exc)
         else:
-            text = f"Something went wrong ({type(exc).__name__}: {exc}). Details are in the server log."
+            text = (f"Something went wrong ({type(exc).__name__}: {exc}). Details are in the "
+                    "server log.")
     else:
         text = str(exc_or_text)
     return text if len(text) <= 600 else text[:597] + "..."

@@ -337,7 +337,9 @@ def _background(grey):
     for _ in range(4):
         if keep.sum() < A.shape[1]:
             break
-        coef = np.linalg.lstsq(A[keep], z[keep], rcond=None)[0]
+        Ak = A[keep]   # solved as the 6×6 normal equations: LAPACK's lstsq on the tall
+        # matrix runs multi-threaded and costs milliseconds (tens on a busy machine)
+        coef = np.linalg.lstsq(Ak.T @ Ak, Ak.T @ z[keep], rcond=None)[0]
         r = z - A @ coef
         keep = np.abs(r) <= 3 * _robust_sigma(r[keep])
     level = sum(c * t for c, t in zip(coef, _quadratic_terms(h, w))).astype(np.float32)

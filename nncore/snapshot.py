@@ -536,15 +536,24 @@ def load_trainer(source, max_bytes=DEFAULT_MAX_BYTES, **kw) -> Trainer:
 
 # -- parsing, with guards ------------------------------------------------------------------
 def _gunzip(raw, max_bytes):
+    """Decompress gzip data (one or more members), stopping past ``max_bytes``."""
+    out, total, rest = [], 0, raw
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
-            out = f.read(max_bytes + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        reason = "it ends early (truncated)" if isinstance(exc, EOFError) else str(exc)
-        raise SnapshotError(f"the file is not valid gzip: {reason}") from None
-    if len(out) > max_bytes:
-        raise SnapshotError(f"the file decompresses to more than the limit of {_mb(max_bytes)}")
-    return out
+        while True:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            chunk = d.decompress(rest, max_bytes + 1 - total)
+            total += len(chunk)
+            out.append(chunk)
+            if total > max_bytes or d.unconsumed_tail:
+                raise SnapshotError(f"the file decompresses to more than the limit of {_mb(max_bytes)}")
+            if not d.eof:
+                raise SnapshotError("the file is not valid gzip: it ends early (truncated)")
+            rest = d.unused_data
+            if not rest.strip(b"\x00"):
+                break
+    except zlib.error as exc:
+        raise SnapshotError(f"the file is not valid gzip: {exc}") from None
+    return b"".join(out)
 
 
 _STRUCT = np.zeros(256, np.int8)        # 1: [ {   2: ] }   3: "   4: backslash

@@ -108,6 +108,10 @@ def test_pick_dataset_set_layers_train_and_reset_to_the_same_start():
         click(at, "btn_train_1")
     assert epoch_metric(at) == "3" and trainer(at).epoch == 3
     assert not np.array_equal(trainer(at).network.params, start_weights)
+    table = at.table[0].value                  # the truth table with the current outputs
+    assert list(table.columns) == ["x1", "x2", "target", "output", "right"]
+    out = trainer(at).predict(trainer(at).data.X_train)[:, 0]
+    np.testing.assert_allclose(table["output"], np.round(out, 4), atol=1e-6)
     click(at, "btn_reset")
     assert epoch_metric(at) == "0"
     np.testing.assert_array_equal(trainer(at).network.params, start_weights)
@@ -248,11 +252,13 @@ def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeyp
 
 
 def test_a_network_too_large_for_the_app_is_refused_with_its_size():
+    h = int(state.LIMITS.max_params ** 0.5) + 100
+    n = state.count_params([2, h, h, 2])
     at = start()
-    at.text_input(key="sb_hidden").input("3000, 3000").run()
+    at.text_input(key="sb_hidden").input(f"{h}, {h}").run()
     ok(at)
     errors = [e.value for e in at.sidebar.error]
-    assert any("2-3000-3000-2 has 9,015,002 parameters" in e for e in errors)
+    assert any(f"2-{h}-{h}-2 has {n:,} parameters" in e for e in errors), errors
     assert trainer(at).network.sizes == [2, 16, 8, 2]
 
 

@@ -108,8 +108,40 @@ def test_a_hosted_session_stays_well_under_100_mb():
     assert used < 70 * 2**20, f"{used / 2**20:.1f} MB"
 
 
+@pytest.mark.slow
 def test_the_largest_preset_stays_bounded_when_hosted():
     from nncore.presets import preset_config
     cfg = preset_config("mnist_nlayer_modern")          # 784-512-256-16-10, 537,354 parameters
     used = session_bytes(cfg, 30, limits.HOSTED)
     assert used < 128 * 2**20, f"{used / 2**20:.1f} MB"
+
+
+def _blas_threads():
+    """The thread-count getters of the OpenBLAS libraries loaded here."""
+    import ctypes
+    getters = []
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                     "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                getters.append(getattr(lib, name))
+                break
+    return getters
+
+
+def test_hosted_mode_makes_blas_single_threaded():
+    getters = _blas_threads()
+    if not getters:
+        pytest.skip("NumPy here does not use OpenBLAS")
+    before = getters[0]()
+    try:
+        assert limits.set_blas_threads(limits.HOSTED.blas_threads)
+        assert [g() for g in getters] == [1] * len(getters)
+        assert limits.set_blas_threads(None) is False and limits.LOCAL.blas_threads is None
+    finally:
+        limits._apply_blas_threads.__wrapped__(before)
+        limits._apply_blas_threads.cache_clear()
+    assert getters[0]() == before

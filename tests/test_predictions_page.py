@@ -205,7 +205,13 @@ def test_an_earlier_epoch_leaves_the_run_alone(digits_app):
 def upload(at, files):
     at.session_state["pred_view"] = "Your images"
     at.run()
-    at.file_uploader(key="pred_upload").set_value(files).run()
+    uploader(at).set_value(files).run()
+
+
+def uploader(at):
+    found = [u for u in at.get("file_uploader") if u.label == "Upload images"]
+    assert len(found) == 1
+    return found[0]
 
 
 def test_upload_predicts_good_files_and_names_each_bad_one(digits_app):
@@ -241,7 +247,7 @@ def test_upload_predicts_good_files_and_names_each_bad_one(digits_app):
     assert sum(int(a == b) for a, b in zip(guessed, labels)) >= 4
 
 
-def test_uploads_stay_after_a_page_switch_and_can_be_forgotten(digits_app):
+def test_uploads_stay_after_a_page_switch_and_can_be_cleared(digits_app):
     at = digits_app
     upload(at, [("seven.png", encode(seven()), "image/png")])
     assert any(" → **" in m.value for m in at.markdown)
@@ -250,8 +256,9 @@ def test_uploads_stay_after_a_page_switch_and_can_be_forgotten(digits_app):
     assert at.session_state["pred_view"] == "Your images"
     no_problems(at)
     assert any(m.value.startswith("**seven.png** → ") for m in at.markdown)
-    at.button(key="pred_forget").click().run()
+    at.button(key="pred_clear").click().run()
     assert not any(" → **" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.key == "pred_clear"]
 
 
 def test_untrained_network_is_flagged():
@@ -270,7 +277,7 @@ def test_a_network_not_trained_on_images_says_how_to_get_one():
     info = " ".join(i.value for i in at.info)
     assert "need a network trained on images" in info and "mnist_sample" in info
     assert "digits" in info and "Snapshots" in info
-    assert not at.get("file_uploader") or not [f for f in at.file_uploader if f.key == "pred_upload"]
+    assert not [u for u in at.get("file_uploader") if u.label == "Upload images"]
 
 
 # -- other kinds of data ----------------------------------------------------------------------

@@ -4,8 +4,11 @@ Everything is computed with a copy of the network at the epoch chosen on the sli
 scrubbing back through the run never touches the live run.
 """
 import hashlib
+import io
+import os
 import logging
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import streamlit as st
@@ -34,6 +37,7 @@ KEEP = {"pred_view": TABS[0], "pred_mistakes": False, "pred_sort": "Data order",
         "pred_true": ANY, "pred_guess": ANY}
 CACHE = "pred_cache"             # (sha1, fmt) -> preprocessed image or error text
 LAST = "pred_last_upload"        # [(name, cache key)] of the latest upload
+UPLOADS = "pred_upload_n"        # the uploader's key is pred_upload_<n>: a new n empties it
 CM_N, CM_SEEN = "pred_cm_n", "pred_cm_seen"
 DETAIL, DETAIL_SEEN = "pred_detail", "pred_detail_seen"   # the sample clicked in the gallery
 
@@ -52,6 +56,7 @@ def _restore():
     ss.setdefault(DETAIL_SEEN, None)
     ss.setdefault(CACHE, {})
     ss.setdefault(LAST, [])
+    ss.setdefault(UPLOADS, 0)
 
 
 def _remember(key):
@@ -314,25 +319,47 @@ def _no_image_network(exc):
             icon=":material/image_not_supported:")
 
 
-def _cached(data, spec, lim):
-    """Preprocess ``data`` once per session: (array, thumbnail, steps) or an error text."""
+def _image_bytes(im, fmt, **kw):
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _prepare(data, spec, lim):
+    """One file -> (array, thumbnail JPEG, network's-eye PNG, steps) or an error text.
+
+    The pictures are encoded here, once, so that reruns (every epoch while training)
+    send the same bytes instead of encoding 2 images per file again."""
+    try:
+        pre = preprocess_image(data, spec.fmt, max_pixels=lim.max_image_pixels,
+                               max_bytes=lim.max_upload_bytes)
+    except ImageError as exc:
+        return str(exc)
+    except Exception as exc:           # a bug, not a bad file: keep the other files going
+        log.error("preprocessing failed", exc_info=exc)
+        return f"unexpected problem ({type(exc).__name__}); details are in the server log"
+    thumb = pre.original.copy()
+    thumb.thumbnail((THUMB, THUMB))
+    return (pre.array, _image_bytes(thumb, "JPEG", quality=88),
+            _image_bytes(pf.digit_picture(pre.array, 112), "PNG"), pre.steps)
+
+
+def _cached(datas, spec, lim):
+    """Preprocess each file once per session (two at a time); returns their cache keys."""
     cache = st.session_state[CACHE]
-    key = (hashlib.sha1(data).hexdigest(), spec.fmt)
-    if key not in cache:
-        try:
-            pre = preprocess_image(data, spec.fmt, max_pixels=lim.max_image_pixels,
-                                           max_bytes=lim.max_upload_bytes)
-            thumb = pre.original.copy()
-            thumb.thumbnail((THUMB, THUMB))
-            cache[key] = (pre.array, thumb, pre.steps)
-        except ImageError as exc:
-            cache[key] = str(exc)
-        except Exception as exc:       # a bug, not a bad file: keep the other files going
-            log.error("preprocessing failed", exc_info=exc)
-            cache[key] = f"unexpected problem ({type(exc).__name__}); details are in the server log"
-        while len(cache) > 2 * lim.max_images + 8:
-            cache.pop(next(iter(cache)))
-    return key
+    keys = [(hashlib.sha1(d).hexdigest(), spec.fmt) for d in datas]
+    todo = {k: d for k, d in zip(keys, datas) if k not in cache}
+    if len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=2) as pool:   # decoding and NumPy release the GIL
+            done = dict(zip(todo, pool.map(lambda d: _prepare(d, spec, lim), todo.values())))
+    else:
+        done = {k: _prepare(d, spec, lim) for k, d in todo.items()}
+    cache.update(done)
+    for k in keys:                     # the newest last, so that they are dropped last
+        cache[k] = cache.pop(k)
+    while len(cache) > 2 * lim.max_images + 8:
+        cache.pop(next(iter(cache)))
+    return keys
 
 
 def _predict_keys(net, spec, named_keys):
@@ -359,24 +386,27 @@ def _result_card(i, name, entry, probs, spec):
     if isinstance(entry, str):
         st.error(f"**{name}**: {entry}", icon=":material/broken_image:")
         return
-    array, thumb, steps = entry
+    array, thumb, picture, steps = entry
     h, w = spec.shape
     with st.container(border=True, key=f"pred_result_{i}"):
         st.markdown(f"**{name}** → {_guess_text(probs, spec.class_names)}")
         c = st.columns([1, 1, 2.6], vertical_alignment="top")
         c[0].image(thumb, caption="your image", width="stretch")
-        c[1].image(pf.digit_picture(array, 112), width="stretch",
-                   caption=f"what the network sees ({h}×{w})")
+        c[1].image(picture, width="stretch", caption=f"what the network sees ({h}×{w})")
         c[1].caption("How it was made", help="\n".join(f"{k + 1}. {s}" for k, s in enumerate(steps))
                      + ("\n\nThen binarised (> 127/255 becomes 1), as the training data was."
                         if spec.binarize else ""))
         with c[2]:
-            st.plotly_chart(pf.probability_bars(probs, spec.class_names, height=180),
+            if os.environ.get("EXP_NOCHART"):
+                st.markdown("<div class='bars'>x</div>", unsafe_allow_html=True)
+            else:
+                st.plotly_chart(pf.probability_bars(probs, spec.class_names, height=180),
                             key=f"pred_probs_{i}", config={"displayModeBar": False, "staticPlot": True})
 
 
-def _forget():
+def _clear_images():
     st.session_state[LAST] = []
+    st.session_state[UPLOADS] += 1
 
 
 def _results(results, spec, fresh):
@@ -387,9 +417,8 @@ def _results(results, spec, fresh):
                 f"{len(results) - n_bad} predicted"
                 + (f", {n_bad} could not be read" if n_bad else "") + "."
                 + ("" if fresh else " Your last upload, predicted by the network shown here."))
-    if not fresh:
-        st.button("Forget these images", key="pred_forget", on_click=_forget,
-                  icon=":material/delete:")
+    st.button("Clear images", key="pred_clear", on_click=_clear_images, icon=":material/delete:",
+              help="Empty the list of uploaded images")
     cols = st.columns(2)
     for i, (name, entry, probs) in enumerate(results):
         with cols[i % 2]:
@@ -398,9 +427,10 @@ def _results(results, spec, fresh):
 
 def _uploads(net, spec, lim):
     ss = st.session_state
-    had_widget = "pred_upload" in ss
+    key = f"pred_upload_{ss[UPLOADS]}"
+    had_widget = key in ss
     files = st.file_uploader(
-        "Upload images", accept_multiple_files=True, type=IMAGE_TYPES, key="pred_upload",
+        "Upload images", accept_multiple_files=True, type=IMAGE_TYPES, key=key,
         max_upload_size=max(1, lim.max_upload_bytes // 2**20),
         help=f"Photos or scans of single {'digits' if spec.class_names[:3] == ('0', '1', '2') else 'items'}"
              f" (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {lim.max_images} files of "
@@ -411,7 +441,7 @@ def _uploads(net, spec, lim):
             st.warning(f"{len(files)} files uploaded: only the first {lim.max_images} are read.",
                        icon=":material/warning:")
             files = files[:lim.max_images]
-        ss[LAST] = [(f.name, _cached(f.getvalue(), spec, lim)) for f in files]
+        ss[LAST] = list(zip([f.name for f in files], _cached([f.getvalue() for f in files], spec, lim)))
     elif had_widget:                   # the user removed the files
         ss[LAST] = []
     named = [(n, k) for n, k in ss[LAST] if k[1] == spec.fmt]
@@ -427,14 +457,13 @@ def _canvas(net, spec, lim):
     result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff",
                        height=240, width=240, drawing_mode="freedraw", key="pred_canvas",
                        return_image_data=True)
-    log.warning("CANVASDBG %s %s", str(result.json_data)[:200], result._image_data_url and len(result._image_data_url))
     drawn = bool(result.json_data and result.json_data.get("objects"))
     data = result.image_bytes if drawn else None
     if not data:
         st.caption("Draw with the mouse or a finger; the drawing goes through the same "
                    "preparation as an uploaded photo. The bin icon clears it.")
         return
-    key = _cached(data, spec, lim)
+    key, = _cached([data], spec, lim)
     (_, entry, probs), = _predict_keys(net, spec, [("drawing", key)])
     if isinstance(entry, str):
         if entry == NO_INK:
@@ -444,7 +473,7 @@ def _canvas(net, spec, lim):
         return
     st.markdown(f"Your drawing → {_guess_text(probs, spec.class_names)}")
     c = st.columns([1, 2], vertical_alignment="center")
-    c[0].image(pf.digit_picture(entry[0], 112), caption="what the network sees", width=112)
+    c[0].image(entry[2], caption="what the network sees", width=112)
     with c[1]:
         st.plotly_chart(pf.probability_bars(probs, spec.class_names, height=180),
                         key="pred_canvas_probs", config={"displayModeBar": False, "staticPlot": True})

@@ -42,11 +42,16 @@ def _samples(tr):
     st.plotly_chart(fig, key="chart_samples")
 
 
-def _logic(tr):
+def _logic(tr, chart=True):
+    """The truth table with the current outputs (and, unless the boundary shows them, a
+    chart of outputs against targets)."""
     data = tr.data
     out = tr.predict(data.X_train)
-    st.plotly_chart(figures.logic_outputs(data.X_train, data.Y_train, out, tr.epoch),
-                    key="chart_logic")
+    if chart:
+        st.plotly_chart(figures.logic_outputs(data.X_train, data.Y_train, out, tr.epoch),
+                        key="chart_logic")
+    else:
+        st.markdown(f"**Outputs vs targets at epoch {tr.epoch}**")
     st.table(figures.truth_table(data.X_train, data.Y_train, out), border="horizontal",
              hide_index=True, hide_header=False)
 
@@ -80,7 +85,7 @@ def body(tr):
                                                 data.class_names), key="chart_pca")
     with right:
         if data.kind == "logic" and data.n_in == 2:
-            _logic(tr)
+            _logic(tr, chart=False)
         _epoch_time(tr)
     if data.notes:
         st.caption("Data: " + "; ".join(data.notes))

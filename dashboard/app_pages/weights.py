@@ -86,7 +86,9 @@ def body(tr):
                                   f"pixel (first {n} of {tr.network.sizes[1]} units, epoch {epoch})",
                                   value=value)
         st.plotly_chart(fig, key="chart_units")
-    grads = tr.network.unflatten(tr.history.grads[epoch])
+    stored = tr.history.grads.get(epoch)   # runs loaded from a file keep only the latest
+    grads = (tr.network.unflatten(stored) if stored is not None
+             else [(None, None)] * len(tr.network.layers))
     st.plotly_chart(figures.histograms(
         [W for W, _ in _layers(tr, epoch)], [G for G, _ in grads],
         f"Weight and gradient histograms at epoch {epoch} (gradients of the epoch's last batch)"),

@@ -95,10 +95,13 @@ def launch_browser(playwright):
 
 
 def wait_idle(page, timeout=30_000):
-    """Wait until the app is connected and no script (or fragment) is running, then for
-    two animation frames so charts are painted."""
+    """Wait until the app is connected, no script (or fragment) is running and no element
+    is still loading its code (skeletons), then for two animation frames so charts are
+    painted."""
     page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
                            '[data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')",
+                           timeout=timeout)
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from conftest import (app_log, choose_option, metric_value, open_app, page_problems, screenshot,
-                      set_text, wait_idle)
+from conftest import (choose_option, metric_value, open_app, page_problems, screenshot, set_text,
+                      wait_idle)
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +66,7 @@ def test_train_n_epochs_redraws_as_it_goes_and_stop_ends_it(page, app_url, shots
     page.wait_for_timeout(300)
     wait_idle(page)
     page.get_by_role("button", name="Train 5000 epochs").click()
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stProgress]')].length > 0")
+    page.wait_for_selector('[data-testid="stProgress"]')
     wait_epoch_above = ("([n]) => { const v = document.querySelector('[data-testid=stMetricValue]');"
                         " return v !== null && Number(v.innerText) > n; }")
     page.wait_for_function(wait_epoch_above, arg=[0], timeout=60_000)
