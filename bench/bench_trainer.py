@@ -238,8 +238,8 @@ def make_torch(data, weights, args):
         import torch
     except ImportError:
         return None, "PyTorch not importable (pip install torch==2.13.0 to compare)"
-    return Torch(data, weights, args.seed, args.torch_threads, args.torch_adam), \
-        f"torch {torch.__version__}, {args.torch_threads} threads, Adam {args.torch_adam}"
+    return Torch(data, weights, args.seed, args.threads, args.torch_adam), \
+        f"torch {torch.__version__}, {args.threads} threads, Adam {args.torch_adam}"
 
 
 def main(argv=None):
@@ -253,7 +253,10 @@ def main(argv=None):
     p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--sample", action="store_true", help="use the shipped sample, not the full set")
     p.add_argument("--no-torch", action="store_true", help="time nncore alone")
-    p.add_argument("--torch-threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2,
+                   help="threads for both: NumPy's BLAS (through threadpoolctl) and PyTorch "
+                        "(default 2; 1 gives a comparison that suffers less when other "
+                        "processes share the CPU)")
     p.add_argument("--torch-adam", choices=("fused", "foreach", "for-loop"), default="fused",
                    help="PyTorch's Adam implementation (default: fused, its fastest on CPU)")
     p.add_argument("--pause", type=float, default=0.3,
@@ -263,6 +266,14 @@ def main(argv=None):
     if epochs < 1:
         p.error("--epochs must be at least 1")
 
+    if args.threads < 1:
+        p.error("--threads must be at least 1")
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=args.threads, user_api="blas")     # for the whole run
+    except ImportError:
+        if args.threads != 2:
+            p.error("--threads needs threadpoolctl (pip install threadpoolctl)")
     warn = env_warning()
     data, label = load_data(args.data_dir, args.sample, args.seed)
     n_train, n_test = data.X_train.shape[0], data.X_test.shape[0]

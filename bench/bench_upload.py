@@ -6,14 +6,13 @@ Starts the app (``streamlit run``) and drives it in headless Chromium: chooses t
 trains one epoch, opens Predictions → Your images, then, ``--reps`` times, uploads 20 photos
 not seen before (from bench/out/digit_photos/, written by make_digit_photos.py if missing)
 and measures, in the browser, from handing the files to the uploader to the moment all 20
-result cards show their guess and their painted probability chart and the app is idle.
+result cards show their guess and their probability bars and the app is idle.
 ``--phone`` also times 20 phone-sized photos (the same digits enlarged to 4032×3024 JPEG,
 about 1-2 MB each). Prints each time and the median.
 """
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -21,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ DONE_JS = """([n, names]) => {
     if (cards.length + errors.length !== n) return false;
     const text = cards.map(c => c.innerText).concat(errors.map(e => e.innerText)).join(' | ');
     if (!names.every(nm => text.includes(nm + ' → ') || text.includes(nm + ': '))) return false;
-    return cards.every(c => c.querySelector('.js-plotly-plot .main-svg .bars, .js-plotly-plot .main-svg .point, .bars'));
+    return cards.every(c => c.querySelector('.nn-pstrip .nn-pbar'));
 }"""
 
 
@@ -70,9 +70,21 @@ def phone_set(files, tmp):
     return out
 
 
-def upload_and_time(page, files):
-    """Seconds from giving the files to the uploader until all predictions are painted."""
+PARTS = ("ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+
+def busy(cdp):
+    """Seconds the page's main thread has been busy so far (Chrome's TaskDuration), and
+    its parts: JavaScript, layout, style."""
+    m = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return np.array([m["TaskDuration"], *(m[k] for k in PARTS)])
+
+
+def upload_and_time(page, files, cdp=None):
+    """Seconds from giving the files to the uploader until the first results show and until
+    all predictions are painted, and the browser's main-thread busy time meanwhile."""
     names = [f.name for f in files]
+    b0 = busy(cdp) if cdp else np.zeros(4)
     page.evaluate("() => { window.__t0 = performance.now(); }")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(f) for f in files])
     page.wait_for_function(f"() => document.body.innerText.includes('{len(files)} images:')",
@@ -80,10 +92,11 @@ def upload_and_time(page, files):
     shown = page.evaluate("() => (performance.now() - window.__t0) / 1000")
     page.wait_for_function(DONE_JS, arg=[len(files), names], polling="raf", timeout=120_000)
     total = page.evaluate("() => (performance.now() - window.__t0) / 1000")
+    cpu = busy(cdp) - b0 if cdp else np.full(4, np.nan)
     bad = page.get_by_test_id("stAlertContentError")
     if bad.count():
         print(f"  ({bad.count()} of {len(files)} could not be read: {bad.first.inner_text()[:160]})")
-    return total, shown
+    return total, shown, cpu
 
 
 def clear(page):
@@ -102,7 +115,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     sets = photo_sets(a.reps)
     from playwright.sync_api import sync_playwright
-    proc, url = start_app(env={k: v for k, v in os.environ.items() if k.startswith('EXP_')})
+    proc, url = start_app()
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
             browser = launch_browser(p)
@@ -118,24 +131,29 @@ def main(argv=None):
             wait_idle(page)
             page.get_by_role("tab", name="Your images").click()
             wait_idle(page)
-            times = []
+            times, busy_s = [], []
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
             for i, files in enumerate(sets):
                 if i:
                     clear(page)
-                total, first = upload_and_time(page, files)
+                total, first, cpu = upload_and_time(page, files, cdp)
                 times.append(total)
+                busy_s.append(cpu[0])
                 print(f"upload {i + 1}: {N} photos ({sum(f.stat().st_size for f in files) / 1e3:.0f} kB) "
                       f"-> results begin to show after {first:.2f} s, all predictions painted "
-                      f"after {total:.2f} s", flush=True)
+                      f"after {total:.2f} s (browser main thread busy {cpu[0]:.2f} s: script "
+                      f"{cpu[1]:.2f}, layout {cpu[2]:.2f}, style {cpu[3]:.2f})", flush=True)
             screenshot(page, a.shot)
             print(f"median over {len(times)}: {statistics.median(times):.2f} s "
-                  f"(min {min(times):.2f}, max {max(times):.2f}); dataset {a.dataset}; "
+                  f"(min {min(times):.2f}, max {max(times):.2f}); browser busy median "
+                  f"{statistics.median(busy_s):.2f} s; dataset {a.dataset}; "
                   f"screenshot {a.shot}")
             if a.phone:
                 big = phone_set(sets[0], tmp)
                 clear(page)
                 try:
-                    t, _ = upload_and_time(page, big)
+                    t, _, _ = upload_and_time(page, big)
                 except Exception:
                     screenshot(page, a.shot.replace(".png", "-phone-failed.png"))
                     raise

@@ -7,6 +7,7 @@ or a cell reaches ``st.plotly_chart(..., on_select="rerun")`` as that marker's
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -54,20 +55,33 @@ def _pct(p):
 
 
 def tile_title(top, top_p, label, class_names):
-    """The two title lines of a gallery tile, as the tutorials wrote them.
+    """The title lines of a gallery tile, as the tutorials wrote them.
 
     Right: "Correct guess! 7" and its probability; wrong: "Guessed 3, then 5" with both
-    probabilities and the true label.
+    probabilities and the true label. Two lines for short class names (digits), three
+    shorter ones for long names (e.g. "Ankle boot").
     """
     name = lambda c: _short(class_names[c])
+    nxt = len(top) > 1 and top_p[1] >= 0.01
+    if _long_names(class_names):
+        if top[0] == label:
+            return ["Correct guess!", f"{name(top[0])} {_pct(top_p[0])}",
+                    f"next {name(top[1])} {_pct(top_p[1])}" if nxt else ""]
+        return [f"Guessed {name(top[0])}" + ("," if len(top) > 1 else ""),
+                f"then {name(top[1])}" if len(top) > 1 else "",
+                f"{' / '.join(_pct(p) for p in top_p[:2])} · true {name(label)}"]
     if top[0] == label:
         second = f"{_pct(top_p[0])} sure"
-        if len(top) > 1 and top_p[1] >= 0.01:
+        if nxt:
             second += f" · next {name(top[1])} {_pct(top_p[1])}"
-        return f"Correct guess! {name(top[0])}", second
+        return [f"Correct guess! {name(top[0])}", second]
     first = f"Guessed {name(top[0])}" + (f", then {name(top[1])}" if len(top) > 1 else "")
     probs = " / ".join(_pct(p) for p in top_p[:2])
-    return first, f"{probs} · true {name(label)}"
+    return [first, f"{probs} · true {name(label)}"]
+
+
+def _long_names(class_names):
+    return max((len(str(c)) for c in class_names), default=0) > 3
 
 
 def gallery(images, shape, labels, top, top_p, class_names, ids, title, cols=5, selected=None):
@@ -93,11 +107,14 @@ def gallery(images, shape, labels, top, top_p, class_names, ids, title, cols=5, 
     """
     h, w = shape
     m = len(images)
+    long = _long_names(class_names)
+    if long:                                       # room for "Guessed Pullover, then Shirt"
+        cols = min(cols, 4)
     cols = max(1, min(cols, m)) if m else max(1, cols)
     rows = max(1, math.ceil(m / cols))
     scale = TILE_PX / h                            # px per image pixel
-    band = TITLE_PX / scale                        # title band, in image pixels
-    gap = max(1.0, 0.18 * w)
+    band = (TITLE_PX + (12 if long else 0)) / scale   # title band, in image pixels
+    gap = max(1.0, (0.4 if long else 0.18) * w)
     cell_w, cell_h = w + gap, h + band + gap
     data, shapes, notes, xs, ys, hover = [], [], [], [], [], []
     if m:
@@ -118,10 +135,12 @@ def gallery(images, shape, labels, top, top_p, class_names, ids, title, cols=5, 
         thick = 5 if selected is not None and int(ids[i]) == int(selected) else 2.5
         shapes.append(dict(type="rect", x0=x0 - 0.3, x1=x0 + w + 0.3, y0=y0 - 0.3,
                            y1=y0 + h + 0.3, line=dict(color=color, width=thick), layer="above"))
-        first, second = tile_title(top[i], top_p[i], int(labels[i]), class_names)
+        first, *rest = tile_title(top[i], top_p[i], int(labels[i]), class_names)
+        small = "<br>".join(f"<span style='font-size:10px'>{r}</span>" for r in rest)
         notes.append(dict(x=x0 + w / 2, y=y0 - 0.4, xref="x", yref="y", yanchor="bottom",
-                          showarrow=False, align="center", font=dict(size=12, color=color),
-                          text=f"<b>{first}</b><br><span style='font-size:10px'>{second}</span>"))
+                          showarrow=False, align="center",
+                          font=dict(size=11 if long else 12, color=color),
+                          text=f"<b>{first}</b><br>{small}"))
         xs.append(x0 + w / 2)
         ys.append(y0 + h / 2)
         guesses = "<br>".join(f"{class_names[int(k)]}: {100 * float(p):.1f}%"
@@ -247,6 +266,37 @@ def probability_bars(probs, class_names, title=None, label=None, height=230):
                      xaxis=dict(type="category"),
                      yaxis=dict(range=[0, 1.15], tickformat=".0%", dtick=0.25))
     return _figure(data, layout)
+
+
+STRIP_CSS = (
+    "<style>.nn-pstrip{display:flex;align-items:flex-end;gap:3px;font-size:11px;color:#57606a}"
+    ".nn-pcol{flex:1 1 0;min-width:0;display:flex;flex-direction:column;justify-content:flex-end;"
+    "text-align:center}.nn-pbar{border-radius:2px 2px 0 0}"
+    ".nn-plab{border-top:1px solid #d0d7de;padding-top:2px;white-space:nowrap;overflow:hidden}"
+    ".nn-pval{white-space:nowrap;font-size:10px;line-height:14px}</style>")
+
+
+def probability_strip(probs, class_names, height=110):
+    """Every class's probability as a small HTML bar chart (for ``st.html``; the page adds
+    :data:`STRIP_CSS` once).
+
+    The cards of uploaded images use this instead of :func:`probability_bars`: twenty
+    Plotly charts on one page cost the browser about a second to lay out, twenty of these
+    almost nothing. The top guess is blue, the others grey; hovering a bar shows its value.
+    """
+    probs = np.asarray(probs, np.float64)
+    best = int(np.argmax(probs))
+    cols = []
+    for i, (name, p) in enumerate(zip(class_names, probs)):
+        value = _pct(p) if p >= 0.02 else ""
+        cols.append(
+            f'<div class="nn-pcol" title="{html.escape(str(name))}: {100 * p:.2f}%">'
+            f'<div class="nn-pval">{value}</div>'
+            f'<div class="nn-pbar" style="height:{max(1, round(height * float(p)))}px;'
+            f'background:{NEUTRAL if i == best else OTHER}"></div>'
+            f'<div class="nn-plab">{html.escape(_short(name, 6))}</div></div>')
+    return (f'<div class="nn-pstrip" style="height:{height + 34}px">' + "".join(cols)
+            + "</div>")
 
 
 def boundary_right_wrong(xs, ys, out, X, labels, guesses, probs, class_names, epoch):

@@ -5,7 +5,6 @@ scrubbing back through the run never touches the live run.
 """
 import hashlib
 import io
-import os
 import logging
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -388,20 +387,17 @@ def _result_card(i, name, entry, probs, spec):
         return
     array, thumb, picture, steps = entry
     h, w = spec.shape
+    how = "How the network's input was made:\n\n" + "\n".join(
+        f"{k + 1}. {s}" for k, s in enumerate(steps)) + (
+        "\n\nThen binarised (> 127/255 becomes 1), as the training data was."
+        if spec.binarize else "")
     with st.container(border=True, key=f"pred_result_{i}"):
-        st.markdown(f"**{name}** → {_guess_text(probs, spec.class_names)}")
+        st.markdown(f"**{name}** → {_guess_text(probs, spec.class_names)}", help=how)
         c = st.columns([1, 1, 2.6], vertical_alignment="top")
         c[0].image(thumb, caption="your image", width="stretch")
-        c[1].image(picture, width="stretch", caption=f"what the network sees ({h}×{w})")
-        c[1].caption("How it was made", help="\n".join(f"{k + 1}. {s}" for k, s in enumerate(steps))
-                     + ("\n\nThen binarised (> 127/255 becomes 1), as the training data was."
-                        if spec.binarize else ""))
+        c[1].image(picture, width="stretch", caption=f"network input, {h}×{w}")
         with c[2]:
-            if os.environ.get("EXP_NOCHART"):
-                st.markdown("<div class='bars'>x</div>", unsafe_allow_html=True)
-            else:
-                st.plotly_chart(pf.probability_bars(probs, spec.class_names, height=180),
-                            key=f"pred_probs_{i}", config={"displayModeBar": False, "staticPlot": True})
+            st.html(pf.probability_strip(probs, spec.class_names))
 
 
 def _clear_images():
@@ -419,6 +415,7 @@ def _results(results, spec, fresh):
                 + ("" if fresh else " Your last upload, predicted by the network shown here."))
     st.button("Clear images", key="pred_clear", on_click=_clear_images, icon=":material/delete:",
               help="Empty the list of uploaded images")
+    st.html(pf.STRIP_CSS)
     cols = st.columns(2)
     for i, (name, entry, probs) in enumerate(results):
         with cols[i % 2]:

@@ -110,6 +110,13 @@ def test_predictions_page_end_to_end(page, app_url, tmp_path, shots_dir):
     shown = plot(page, "Epoch 40: test samples")
     assert shown["title"].endswith(f"1–{n} of {n} (page 1 of 1)")
     assert len(shown["data"][1]["customdata"]) == n
+    # a click on a picture shows every class's probability for that sample
+    first = shown["data"][1]["customdata"][0]
+    gb = shown["box"]
+    page.mouse.click(gb["x"] + gb["w"] / (2 * max(n, 1)) if n < 5 else gb["x"] + gb["w"] / 10,
+                     gb["y"] + gb["h"] * 0.6)
+    page.get_by_text(f"Sample #{first}: guessed {g} (", exact=False).first.wait_for()
+    wait_idle(page)
     screenshot(page, os.path.join(shots_dir, "predictions-2-cell.png"))
     assert page_problems(page) == []
 
@@ -143,7 +150,7 @@ def test_predictions_page_end_to_end(page, app_url, tmp_path, shots_dir):
     page.get_by_text(f"{len(files)} images", exact=False).first.wait_for()
     wait_idle(page)
     page.wait_for_function("(n) => document.querySelectorAll('[class*=\"st-key-pred_result_\"] "
-                           ".js-plotly-plot').length >= n", arg=len(files) - len(bad))
+                           ".nn-pstrip').length >= n", arg=len(files) - len(bad))
     shown = results(page)
     good = [os.path.basename(p) for p in files if os.path.basename(p) not in bad]
     assert sorted(shown) == sorted(good)
