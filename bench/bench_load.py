@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -246,17 +247,19 @@ async def round_(n, url, args, shape, on_release, on_done):
     out = []
     barrier = Barrier(n, on_release)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                          headless=True)
+        browsers = [await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                            headless=True) for _ in range(min(n, args.browsers))]
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(session(browser, url, args, shape, out, barrier) for _ in range(n))),
+                asyncio.gather(*(session(browsers[i % len(browsers)], url, args, shape, out, barrier)
+                                 for i in range(n))),
                 timeout=args.round_timeout)
         except asyncio.TimeoutError:
             pass
         finally:
             on_done()
-            await browser.close()
+            for browser in browsers:
+                await browser.close()
     while len(out) < n:               # sessions cut off by the round's time limit
         out.append({"clicks": [], "setup": None, "failed": "round time limit", "lost": True})
     return out
@@ -277,6 +280,8 @@ def main(argv=None):
     ap.add_argument("--hidden", default="128, 64")
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds per browser action")
     ap.add_argument("--round-timeout", type=float, default=600.0, help="seconds per N")
+    ap.add_argument("--browsers", type=int, default=1,
+                    help="Chromium instances to spread the sessions over")
     ap.add_argument("--nice", type=int, default=10,
                     help="niceness of the browsers (0: same priority as the server)")
     ap.add_argument("--think", type=float, default=0.0,
@@ -285,6 +290,7 @@ def main(argv=None):
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="an environment variable for the server (repeatable)")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the server on the way out
 
     from dashboard.state import count_params, shape_text
     from nncore.datasets import load_dataset

@@ -20,14 +20,13 @@ unset (see the design notes).
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,8 +107,7 @@ def contact_sheet(rows, folder, arrays, guesses, probs, right, dest, cols=6):
     draw = ImageDraw.Draw(sheet)
     for k, i in enumerate(bad):
         x, y = (k % cols) * cell_w + pad, (k // cols) * cell_h + pad
-        photo = Image.open(folder / rows[i][0])
-        photo.seek(0)
+        photo = ImageOps.exif_transpose(Image.open(folder / rows[i][0]))
         photo = photo.convert("RGBA")
         bg = Image.new("RGBA", photo.size, (255, 255, 255, 255))
         photo = Image.alpha_composite(bg, photo).convert("RGB")

@@ -16,9 +16,13 @@ NumPy run AVX2 kernels at about half speed::
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_trainer.py --accuracy
 
 ``--accuracy`` trains 10 epochs and checks the >= 88.5 % test-accuracy target on the full test
-set. The script prints which OpenBLAS kernel ran (``pip install threadpoolctl`` to see it) and how
-much CPU other processes took during each epoch: epochs that shared the CPU are marked ``*`` and
-left out of the medians when enough clean epochs remain.
+set (``bench/bench_accuracy.py`` checks it over several seeds). The script prints which OpenBLAS
+kernel ran (``pip install threadpoolctl`` to see it; it also lets ``--threads`` set NumPy's BLAS
+threads) and how much CPU other processes took around each epoch: epochs that shared the CPU are
+marked ``!`` and left out of the medians when at least two clean ones remain. Other virtual
+machines on the same host are invisible from inside, and they can halve everything for minutes:
+that is why each epoch is compared with a matmul peak measured just before it, and with the
+other contender's epoch next to it, rather than with figures from another moment.
 
 Figures:
 

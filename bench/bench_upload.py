@@ -13,11 +13,9 @@ about 1-2 MB each). Prints each time and the median.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np

@@ -35,7 +35,7 @@ except Exception as exc:          # the safety net: a short message, details in 
     state.show_error(exc)
 if state.LIMITS.hosted:
     with st.sidebar.expander("Limits of this demo", icon=":material/speed:"):
-        st.markdown("\n".join(f"- {line}" for line in state.LIMITS.describe()))
+        st.caption("\n".join(f"- {line}" for line in state.LIMITS.describe()))
 checkpoint.offer_resume()         # local mode: a run interrupted by a crash can be resumed
 try:
     page.run()

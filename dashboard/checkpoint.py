@@ -32,13 +32,15 @@ log = logging.getLogger("dashboard")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROCESS_START = time.time()      # checkpoints older than this come from an earlier server
-MIN_INTERVAL_S = 0.25            # within one click, checkpoint at most this often
-KEEP_FILES = 20                  # newest checkpoint files kept in the runs folder
+MIN_INTERVAL_S = 0.25            # within one click, checkpoint at most this often ...
+MAX_SHARE = 0.2                  # ... and spend at most about this share of the time writing
+KEEP_FILES = 10                  # newest checkpoint files kept in the runs folder
 SUFFIX = ".json"
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 # Session-state keys.
 LAST_SAVE = "ckpt_last_save"     # perf_counter of this session's last write
+WRITE_S = "ckpt_write_s"         # how long that write took
 SAVED = "ckpt_saved"             # (id of the trainer, epoch) of that write
 OFFER = "ckpt_offer"             # the Checkpoint offered for resuming, or None
 OFFERED = "ckpt_offered"         # True once this session has looked for one
@@ -84,11 +86,21 @@ def save(trainer, path) -> int:
     return len(data)
 
 
+def read(path, lim=None):
+    """The checkpoint at ``path`` as a validated :class:`nncore.snapshot.Snapshot`."""
+    lim = lim or limits.current()
+    try:                          # our own file: as large as the run it holds
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return snapshot.load(path, max_bytes=max(lim.max_snapshot_bytes, size + 2**20))
+
+
 def load(path, lim=None):
     """A new Trainer continuing the checkpoint at ``path``; raises SnapshotError (a
     ValueError) naming the problem."""
     lim = lim or limits.current()
-    snap = snapshot.load(path, max_bytes=lim.max_snapshot_bytes)
+    snap = read(path, lim)
     limits.check_network(snap.sizes, snap.n_params, lim)
     return snap.to_trainer(history_budget=lim.history_bytes, allow_paths=lim.allow_paths)
 
@@ -151,8 +163,10 @@ def _session_id():
 def after_epoch(trainer, final=False):
     """Checkpoint the session's run after a completed epoch (local mode only).
 
-    Within one click epochs are written at most every ``MIN_INTERVAL_S``; ``final=True``
-    (the end of a click) always writes. A failure is logged, never shown: training goes on.
+    Within one click epochs are written at most every ``MIN_INTERVAL_S`` and so that
+    writing takes at most ``MAX_SHARE`` of the time (a large network's checkpoint takes a
+    while); ``final=True`` (the end of a click) always writes. A failure is logged, never
+    shown: training goes on.
     """
     import streamlit as st
     lim = limits.current()
@@ -160,14 +174,17 @@ def after_epoch(trainer, final=False):
         return
     ss = st.session_state
     now, key = time.perf_counter(), (id(trainer), trainer.epoch)
-    if ss.get(SAVED) == key or (not final and now - ss.get(LAST_SAVE, -1e9) < MIN_INTERVAL_S):
+    wait = max(MIN_INTERVAL_S, ss.get(WRITE_S, 0.0) / MAX_SHARE)
+    if ss.get(SAVED) == key or (not final and now - ss.get(LAST_SAVE, -1e9) < wait):
         return
     try:
         folder = runs_dir()
-        save(trainer, path_for(_session_id(), folder))
-        ss[LAST_SAVE], ss[SAVED] = time.perf_counter(), key
-        if secrets.randbelow(16) == 0:
+        path = path_for(_session_id(), folder)
+        if not os.path.exists(path):      # a session's first checkpoint: tidy the folder
             prune(folder)
+        save(trainer, path)
+        done = time.perf_counter()
+        ss[LAST_SAVE], ss[WRITE_S], ss[SAVED] = done, done - now, key
     except Exception as exc:      # a full disk must not stop training
         log.warning("checkpoint not written: %s", exc)
 
@@ -176,7 +193,7 @@ def _find_offer():
     """The newest loadable checkpoint of an earlier server process, as (Checkpoint, line)."""
     for c in orphans(runs_dir())[:3]:
         try:
-            snap = snapshot.load(c.path, max_bytes=limits.current().max_snapshot_bytes)
+            snap = read(c.path)
         except Exception as exc:
             log.warning("checkpoint %s cannot be offered: %s", c.path, exc)
             continue

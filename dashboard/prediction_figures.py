@@ -25,6 +25,7 @@ OTHER = "#b8c0cc"          # the other classes
 INK = [[0.0, "#ffffff"], [1.0, "#000000"]]   # pixel value 0 white paper, 1 black ink
 DIAG_SCALE = [[0.0, "#eaf5ec"], [1.0, RIGHT_COLOR]]
 OFF_SCALE = [[0.0, "#fbe9e9"], [1.0, WRONG_COLOR]]
+ACCURACY_SCALE = [[0.0, WRONG_COLOR], [0.5, "#d4a72c"], [1.0, RIGHT_COLOR]]   # 50% .. 100%
 _TEMPLATE = go.layout.Template()
 
 
@@ -216,22 +217,22 @@ def confusion_heatmap(cm, class_names, title, selected=None):
 def per_class_accuracy(acc, counts, class_names, overall, title):
     """Bars of each class's accuracy (%), with the overall accuracy as a dashed line.
 
-    ``acc`` (k,) in [0, 1] (NaN: class absent); ``counts`` (k,) samples per class. Classes
-    below the overall accuracy are red.
+    ``acc`` (k,) in [0, 1] (NaN: class absent); ``counts`` (k,) samples per class. Bars go
+    from red (50% or less) through amber to green (100%).
     """
     acc = np.asarray(acc, np.float64)
     counts = np.asarray(counts, np.int64)
     known = np.isfinite(acc)
     pct = np.where(known, 100 * np.nan_to_num(acc), 0.0)
     right = np.round(np.nan_to_num(acc) * counts).astype(int)
-    colors = [OTHER if not ok else RIGHT_COLOR if a >= overall - 1e-12 else WRONG_COLOR
-              for a, ok in zip(acc, known)]
     text = [f"{p:.0f}%" if ok else "–" for p, ok in zip(pct, known)]
     hover = [f"class <b>{n}</b>: " + (f"{r} of {c} right ({p:.1f}%)" if c else "no samples")
              for n, p, r, c in zip(class_names, pct, right, counts)]
     names = [str(c) for c in class_names]
-    data = [dict(type="bar", x=names, y=_f32(pct), marker=dict(color=colors), text=text,
-                 textposition="outside", hovertext=hover, cliponaxis=False,
+    data = [dict(type="bar", x=names, y=_f32(pct),
+                 marker=dict(color=_f32(pct), colorscale=ACCURACY_SCALE, cmin=50, cmax=100),
+                 text=text, textposition="outside", textfont=dict(size=10),
+                 constraintext="none", hovertext=hover, cliponaxis=False,
                  hovertemplate="%{hovertext}<extra></extra>")]
     shapes = []
     if np.isfinite(overall):
@@ -242,7 +243,8 @@ def per_class_accuracy(acc, counts, class_names, overall, title):
                              if np.isfinite(overall) else "")
     layout = _layout(title, 320, shapes=shapes,
                      xaxis=dict(title=dict(text=xtitle), type="category"),
-                     yaxis=dict(title=dict(text="accuracy"), range=[0, 112], ticksuffix="%"))
+                     yaxis=dict(title=dict(text="accuracy"), range=[0, 115], ticksuffix="%",
+                                tickvals=[0, 25, 50, 75, 100]))
     return _figure(data, layout)
 
 

@@ -226,7 +226,7 @@ def cmd_validate(a):
 def cmd_predict(a):
     """Exit 0 if every image was read, 1 if some were not; a bad model file is exit 2."""
     from . import predict, snapshot
-    from .images import ImageError
+    from .images import ImageError, preprocess_image
     try:
         snap = snapshot.load(a.model)
         spec = predict.image_input_of_snapshot(snap)
@@ -248,7 +248,7 @@ def cmd_predict(a):
             items.append((path, ImageError(f"cannot read the file: {exc.strerror or exc}")))
             continue
         try:
-            items.append((path, predict.preprocess_image(data, spec.fmt)))
+            items.append((path, preprocess_image(data, spec.fmt)))
         except ImageError as exc:
             items.append((path, exc))
     failed = 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .images import IMAGE_FORMATS, ImageError, Preprocessed, preprocess_image  # noqa: F401
+from .images import IMAGE_FORMATS, ImageError, Preprocessed, preprocess_image
 from .network import Network
 
 # (height, width) of a dataset's images -> the preprocessing format that makes them.

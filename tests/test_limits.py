@@ -145,3 +145,88 @@ def test_hosted_mode_makes_blas_single_threaded():
         limits._apply_blas_threads.__wrapped__(before)
         limits._apply_blas_threads.cache_clear()
     assert getters[0]() == before
+
+
+# -- hosted mode in the app (AppTest, in this process) ----------------------------------------
+@pytest.fixture
+def hosted_app(monkeypatch):
+    """The app with the hosted limits, without touching this process's BLAS threads."""
+    import os
+    from streamlit.testing.v1 import AppTest
+    from dashboard import state
+    monkeypatch.setattr(state, "LIMITS", limits.HOSTED)
+    monkeypatch.setattr(limits, "set_blas_threads", lambda n: False)
+    app = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "dashboard", "app.py")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def _errors(at):
+    return " ".join(e.value for e in at.error)
+
+
+def test_hosted_app_lists_its_limits(hosted_app):
+    at = hosted_app
+    box = [e for e in at.expander if e.label == "Limits of this demo"]
+    assert box, [e.label for e in at.expander]
+    text = " ".join(m.value for m in box[0].caption)
+    assert "600,000 parameters" in text and "16 MB of weight history" in text
+
+
+def test_hosted_app_refuses_a_network_over_the_limit_and_keeps_the_run(hosted_app):
+    at = hosted_app
+    at.text_input(key="sb_hidden").input("2000, 2000").run()
+    assert not at.exception
+    assert "2-2000-2000-2 has 4,012,002 parameters; this hosted demo trains at most 600,000" \
+        in _errors(at)
+    assert at.session_state["trainer"].network.sizes == [2, 16, 8, 2]
+    at.button(key="btn_train_1").click().run()
+    assert at.session_state["trainer"].epoch == 1
+
+
+def test_hosted_app_reads_no_server_files(hosted_app):
+    at = hosted_app
+    at.selectbox(key="sb_dataset").set_value("csv").run()
+    at.text_input(key="sb_opt_csv_path").input("/etc/passwd").run()
+    assert not at.exception
+    assert "does not read files from the server" in _errors(at)
+    assert "root:" not in _errors(at)
+    assert at.session_state["trainer"].config.dataset != "csv"
+
+
+def test_hosted_app_caps_the_work_of_one_click(hosted_app):
+    at = hosted_app
+    at.number_input(key="sb_passes_per_epoch").set_value(1_000_000).run()
+    at.button(key="btn_train_1").click().run()
+    assert not at.exception
+    assert at.session_state["trainer"].epoch == 0
+    assert "passes over the data per epoch" in _errors(at)
+    at.number_input(key="sb_passes_per_epoch").set_value(1).run()
+    at.number_input(key="sb_epochs").set_value(5000).run()
+    assert any(b.label == "Train 200 epochs" for b in at.button)
+
+
+# -- isolation: what sessions may share -----------------------------------------------------
+@pytest.mark.parametrize("name", ["mnist_sample", "digits", "xor", "moons"])
+def test_two_sessions_data_share_no_writable_memory(name):
+    """Sessions on the same data get their own arrays; whatever is cached for all of them
+    (the sample files, read once per process) is read-only, so no session can change
+    another's data."""
+    from nncore.datasets import load_dataset
+    a = load_dataset(name, None, np.random.default_rng(0), "float32")
+    b = load_dataset(name, None, np.random.default_rng(0), "float32")
+    for key in ("X_train", "Y_train", "X_test", "Y_test"):
+        x, y = getattr(a, key), getattr(b, key)
+        assert np.array_equal(x, y)
+        assert not np.shares_memory(x, y) or not (x.flags.writeable or y.flags.writeable), key
+
+
+def test_the_dashboard_keeps_nothing_in_shared_caches():
+    """Per-user objects live in st.session_state only. st.cache_resource hands every
+    session the same object (st.cache_data hands each caller its own copy), so the
+    dashboard does not use it."""
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parent.parent / "dashboard"
+    assert [p.name for p in root.rglob("*.py") if "cache_resource" in p.read_text()] == []

@@ -96,9 +96,9 @@ def digits():
 
 @pytest.fixture(scope="module")
 def mnist_small():
-    """A small MNIST-sample network (28×28), a few epochs."""
-    tr = Trainer(default_config("mnist_sample", hidden=[64], epochs=4,
-                                dataset_options={"limit": 2000}))
+    """A small MNIST-sample network (28×28), one epoch on 500 digits."""
+    tr = Trainer(default_config("mnist_sample", hidden=[32], epochs=1,
+                                dataset_options={"limit": 500}))
     tr.fit()
     return tr
 

@@ -305,3 +305,51 @@ def test_logic_sets_show_the_truth_table():
     table = at.dataframe[0].value
     assert list(table.columns)[:3] == ["x1", "x2", "x3"] and len(table) == 8
     assert chart(at, "Outputs vs targets")
+
+
+# -- the figure builders, with Plotly's validation on -------------------------------------------
+def test_every_figure_is_valid_plotly(monkeypatch):
+    import plotly.io as pio
+
+    from dashboard import prediction_figures as pf
+    monkeypatch.setattr(pf, "VALIDATE", True)
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), 20).astype(np.float32)
+    top, top_p = predict.top_k(probs, 3)
+    labels = rng.integers(0, 10, 20)
+    names = [str(i) for i in range(10)]
+    xs = ys = np.linspace(-1, 1, 20)
+    grid_out = rng.dirichlet(np.ones(3), 400).astype(np.float32)
+    figs = [
+        pf.gallery(rng.random((20, 784)), (28, 28), labels, top, top_p, names, np.arange(20),
+                   "Epoch 3: test samples", selected=4),
+        pf.gallery(rng.random((3, 64)), (8, 8), labels[:3], top[:3], top_p[:3],
+                   ["T-shirt/top", "Trouser", "Pullover", *names[3:]], np.arange(3), "long names"),
+        pf.gallery(np.zeros((0, 64)), (8, 8), labels[:0], top[:0], top_p[:0], names,
+                   np.arange(0), "empty"),
+        pf.confusion_heatmap(predict.confusion_matrix(labels, top[:, 0], 10), names, "cm", (2, 3)),
+        pf.per_class_accuracy(np.r_[np.linspace(0.3, 1, 9), np.nan], np.r_[np.full(9, 10), 0],
+                              names, 0.8, "per class"),
+        pf.probability_bars(probs[0], names, "one", label=3),
+        pf.probability_bars(probs[0], names),
+        pf.boundary_right_wrong(xs, ys, grid_out, rng.normal(size=(30, 2)), rng.integers(0, 3, 30),
+                                rng.integers(0, 3, 30), rng.random(30), ["a", "b", "c"], 5),
+        pf.boundary_right_wrong(xs, ys, rng.random((400, 1)).astype(np.float32),
+                                rng.normal(size=(30, 2)), rng.integers(0, 2, 30),
+                                rng.integers(0, 2, 30), rng.random(30), ["0", "1"], 5),
+    ]
+    for fig in figs:
+        pio.to_json(fig, validate=True)
+    strip = pf.probability_strip(probs[0], ["<b>x</b>", *names[1:]])
+    assert strip.count('class="nn-pcol"') == 10 and "<b>x</b>" not in strip   # names escaped
+
+
+def test_tile_titles_say_right_and_wrong_like_the_tutorial():
+    from dashboard.prediction_figures import tile_title
+    names = [str(i) for i in range(10)]
+    assert tile_title([7, 1], [0.98, 0.01], 7, names)[0] == "Correct guess! 7"
+    first, second = tile_title([3, 5], [0.6, 0.3], 5, names)
+    assert first == "Guessed 3, then 5" and second == "60% / 30% · true 5"
+    long = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"]
+    assert tile_title([2, 4], [0.5, 0.4], 4, long) == ["Guessed Pullover,", "then Coat",
+                                                      "50% / 40% · true Coat"]

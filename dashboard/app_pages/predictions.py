@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, limits, state
+from dashboard import controls, figures, limits
 from dashboard import prediction_figures as pf
 from nncore import predict
 from nncore.images import NO_INK, ImageError, preprocess_image
