@@ -282,8 +282,8 @@ def main(argv=None):
     ap.add_argument("--round-timeout", type=float, default=600.0, help="seconds per N")
     ap.add_argument("--browsers", type=int, default=1,
                     help="Chromium instances to spread the sessions over")
-    ap.add_argument("--nice", type=int, default=10,
-                    help="niceness of the browsers (0: same priority as the server)")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="niceness of the browsers (e.g. 10: the server gets the cores first)")
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds each session waits after an update before its next click")
     ap.add_argument("--local", action="store_true", help="run the server in local mode")

@@ -15,6 +15,8 @@ over the same clicks, and their sum: about what a click takes when nothing else 
 for the machine (the two run one after the other). The load average is printed as well.
 
     python bench/bench_ui.py [--clicks 15] [--warmup 3]
+    nice -n -20 python bench/bench_ui.py     # on a busy shared machine (as root): the app and
+                                             # the browser inherit the priority
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ about 1-2 MB each). Prints each time and the median.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -78,11 +79,22 @@ def busy(cdp):
     return np.array([m["TaskDuration"], *(m[k] for k in PARTS)])
 
 
-def upload_and_time(page, files, cdp=None):
+def server_cpu(pid):
+    """CPU seconds used so far by process ``pid`` (all its threads), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def upload_and_time(page, files, cdp=None, pid=None):
     """Seconds from giving the files to the uploader until the first results show and until
     all predictions are painted, and the browser's main-thread busy time meanwhile."""
     names = [f.name for f in files]
     b0 = busy(cdp) if cdp else np.zeros(4)
+    s0 = server_cpu(pid) if pid else float("nan")
     page.evaluate("() => { window.__t0 = performance.now(); }")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(f) for f in files])
     page.wait_for_function(f"() => document.body.innerText.includes('{len(files)} images:')",
@@ -91,6 +103,7 @@ def upload_and_time(page, files, cdp=None):
     page.wait_for_function(DONE_JS, arg=[len(files), names], polling="raf", timeout=120_000)
     total = page.evaluate("() => (performance.now() - window.__t0) / 1000")
     cpu = busy(cdp) - b0 if cdp else np.full(4, np.nan)
+    cpu = np.r_[cpu, server_cpu(pid) - s0 if pid else np.nan]
     bad = page.get_by_test_id("stAlertContentError")
     if bad.count():
         print(f"  ({bad.count()} of {len(files)} could not be read: {bad.first.inner_text()[:160]})")
@@ -129,23 +142,27 @@ def main(argv=None):
             wait_idle(page)
             page.get_by_role("tab", name="Your images").click()
             wait_idle(page)
-            times, busy_s = [], []
+            times, busy_s, server_s = [], [], []
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
             for i, files in enumerate(sets):
                 if i:
                     clear(page)
-                total, first, cpu = upload_and_time(page, files, cdp)
+                total, first, cpu = upload_and_time(page, files, cdp, proc.pid)
                 times.append(total)
                 busy_s.append(cpu[0])
+                server_s.append(cpu[4])
                 print(f"upload {i + 1}: {N} photos ({sum(f.stat().st_size for f in files) / 1e3:.0f} kB) "
                       f"-> results begin to show after {first:.2f} s, all predictions painted "
-                      f"after {total:.2f} s (browser main thread busy {cpu[0]:.2f} s: script "
-                      f"{cpu[1]:.2f}, layout {cpu[2]:.2f}, style {cpu[3]:.2f})", flush=True)
+                      f"after {total:.2f} s (server CPU {cpu[4]:.2f} s; browser main thread busy "
+                      f"{cpu[0]:.2f} s: script {cpu[1]:.2f}, layout {cpu[2]:.2f}, style "
+                      f"{cpu[3]:.2f})", flush=True)
             screenshot(page, a.shot)
             print(f"median over {len(times)}: {statistics.median(times):.2f} s "
-                  f"(min {min(times):.2f}, max {max(times):.2f}); browser busy median "
-                  f"{statistics.median(busy_s):.2f} s; dataset {a.dataset}; "
+                  f"(min {min(times):.2f}, max {max(times):.2f}); server CPU median "
+                  f"{statistics.median(server_s):.2f} s, browser busy median "
+                  f"{statistics.median(busy_s):.2f} s; load average {os.getloadavg()[0]:.1f}; "
+                  f"dataset {a.dataset}; "
                   f"screenshot {a.shot}")
             if a.phone:
                 big = phone_set(sets[0], tmp)
