@@ -70,7 +70,8 @@ def body(tr):
                     "weights are shown.", icon=":material/info:")
         what, value = f"weights at epoch {epoch}", "weight"
     note = "one scale per layer." if ss["w_per_layer"] else "one scale shared by all layers."
-    lims = figures.shared_scale(mats, per_layer=True)
+    shown = mats if ss["w_fullres"] else [(figures.block_average(W)[0], b) for W, b in mats]
+    lims = figures.shared_scale(shown, per_layer=True)       # of what is drawn: block means
     if not ss["w_per_layer"] and min(lims) < 0.25 * max(lims):
         note += (" Layers whose values are small next to the others look pale: switch on "
                  "Scale per layer to see their pattern.")

@@ -144,6 +144,15 @@ def metric_value(page, label):
         return null; }""", label)
 
 
+def wait_epoch(page, want):
+    """Wait until the Epoch metric shows ``want``, then for the app to be idle."""
+    page.wait_for_function("""(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .some(m => m.innerText.startsWith('Epoch') &&
+                   m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === want)""",
+                           arg=str(want))
+    wait_idle(page)
+
+
 def page_problems(page):
     """Texts of exceptions and warnings shown on the page (should be none)."""
     return page.evaluate("""() => [...document.querySelectorAll(

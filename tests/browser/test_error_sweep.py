@@ -13,7 +13,7 @@ from nncore.presets import default_config
 
 import os
 
-from conftest import metric_value, open_app, screenshot, set_text, wait_idle
+from conftest import metric_value, open_app, screenshot, set_text, wait_epoch, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -56,14 +56,6 @@ def errors(page):
 
 def wait_error(page, text):
     page.get_by_test_id("stAlertContentError").filter(has_text=text).first.wait_for()
-    wait_idle(page)
-
-
-def wait_epoch(page, want):
-    page.wait_for_function("""(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
-        .some(m => m.innerText.startsWith('Epoch') &&
-                   m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === want)""",
-                           arg=str(want))
     wait_idle(page)
 
 

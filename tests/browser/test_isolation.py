@@ -3,7 +3,7 @@ neither sees the other's dataset, epoch count or layer shapes."""
 import pytest
 
 from conftest import (VIEWPORT, choose_option, metric_value, open_app, page_problems, set_text,
-                      wait_idle)
+                      wait_epoch, wait_idle)
 
 pytestmark = pytest.mark.browser
 
@@ -12,14 +12,6 @@ def summary(page):
     """The run's one-line summary above the training buttons, e.g. 'xor · 2-3-1 (...)'."""
     return page.get_by_test_id("stMarkdownContainer").filter(has_text=" parameters").filter(
         has_text=" · ").first.inner_text()
-
-
-def wait_epoch(page, want):
-    page.wait_for_function("""(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
-        .some(m => m.innerText.startsWith('Epoch') &&
-                   m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === want)""",
-                           arg=str(want))
-    wait_idle(page)
 
 
 def train(page, times):
