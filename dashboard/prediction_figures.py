@@ -243,8 +243,9 @@ def per_class_accuracy(acc, counts, class_names, overall, title):
                              if np.isfinite(overall) else "")
     layout = _layout(title, 320, shapes=shapes,
                      xaxis=dict(title=dict(text=xtitle), type="category"),
-                     yaxis=dict(title=dict(text="accuracy"), range=[0, 115], ticksuffix="%",
-                                tickvals=[0, 25, 50, 75, 100]))
+                     yaxis=dict(title=dict(text="accuracy"), range=[0, 115], tickmode="array",
+                                tickvals=[0, 25, 50, 75, 100],
+                                ticktext=["0%", "25%", "50%", "75%", "100%"]))
     return _figure(data, layout)
 
 
