@@ -114,10 +114,10 @@ def explicit(trainer: Trainer) -> RunConfig:
     return trainer.config.replace(activations=list(trainer.network.activations))
 
 
-def _normal(cfg: RunConfig, n_out=None) -> dict:
+def _normal(cfg: RunConfig, n_out=None, target=None) -> dict:
     d = cfg.to_dict()
     if n_out is not None:
-        d["activations"] = cfg.layer_activations(n_out)
+        d["activations"] = cfg.layer_activations(n_out, target)
     return d
 
 
@@ -171,9 +171,9 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
         _install(new_trainer(cfg))
         ss[BASE] = cfg
         return None
-    old = _normal(tr.config, tr.data.n_out)
+    old = _normal(tr.config, tr.data.n_out, tr.data.target)
     same_data = all(getattr(cfg, k) == old[k] for k in DATA_KEYS)
-    new = _normal(cfg, tr.data.n_out if same_data else None)
+    new = _normal(cfg, tr.data.n_out if same_data else None, tr.data.target)
     hard = [k for k in new if k not in SOFT_SETTINGS and new[k] != old[k]]
     if hard:
         fresh = new_trainer(cfg, tr.data if same_data else None)

@@ -107,10 +107,12 @@ class RunConfig:
         return {"lr": self.lr, "momentum": self.momentum, "beta1": self.beta1,
                 "beta2": self.beta2, "eps": self.eps}
 
-    def layer_activations(self, n_out: int) -> list:
+    def layer_activations(self, n_out: int, target: str | None = None) -> list:
+        """Activations per layer; by default relu hidden layers and a softmax output, or
+        sigmoid outputs for a single unit or 0/1 ("binary") targets."""
         if self.activations is not None:
             return list(self.activations)
-        out = "softmax" if n_out > 1 else "sigmoid"
+        out = "sigmoid" if n_out == 1 or target == "binary" else "softmax"
         return ["relu"] * len(self.hidden) + [out]
 
 

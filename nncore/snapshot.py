@@ -654,7 +654,9 @@ class _Reader:
         encoding = _opt(doc, "encoding", "", str, "compact")
         created = _opt(doc, "created", "", str, None)
         cfg = self._config(_get(doc, "config", "", dict))
-        sizes, acts, biases = self._network(_get(doc, "network", "", dict), cfg)
+        out_doc = doc.get("output_neurons")
+        target = out_doc.get("target") if isinstance(out_doc, dict) else None
+        sizes, acts, biases = self._network(_get(doc, "network", "", dict), cfg, target)
         self.dtype = np.dtype(cfg.dtype)
         self.layout = _layout(sizes, biases)
         self.n_params = self.layout[-1][1].stop if self.layout[-1][1] else self.layout[-1][0].stop
@@ -716,14 +718,14 @@ class _Reader:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise SnapshotError(f"config: {exc}") from None
 
-    def _network(self, d, cfg):
+    def _network(self, d, cfg, target=None):
         sizes = _get(d, "sizes", "network", list)
         if len(sizes) < 2 or not all(_is_int(s) and 0 < s <= 10_000_000 for s in sizes):
             raise SnapshotError(f"network.sizes: expected at least 2 positive whole numbers, got {_short(sizes)}")
         if sizes[1:-1] != cfg.hidden:
             raise SnapshotError(f"network.sizes: hidden layers {sizes[1:-1]} differ from config.hidden {cfg.hidden}")
         acts = _get(d, "activations", "network", list)
-        want = cfg.layer_activations(sizes[-1])
+        want = cfg.layer_activations(sizes[-1], target)
         if acts != want:
             raise SnapshotError(f"network.activations: expected {want} (from the config), got {_short(acts)}")
         biases = _get(d, "biases", "network", list)

@@ -106,7 +106,7 @@ class Trainer:
         self.data = data.astype(config.dtype)
         self.rng = np.random.default_rng(run_ss)
         sizes = [data.n_in, *config.hidden, data.n_out]
-        self.network = Network(sizes, config.layer_activations(data.n_out), config.biases,
+        self.network = Network(sizes, config.layer_activations(data.n_out, data.target), config.biases,
                                config.init, self.rng, config.dtype)
         self.optimizer = make_optimizer(config.optimizer, self.network.n_params,
                                         self.network.dtype, **config.optimizer_settings())

@@ -199,3 +199,13 @@ def test_binary_accuracy_counts_every_output():
     out = data.Y_train.copy()
     out[0, 1] = 1 - out[0, 1]                      # one output wrong in one row
     assert tr._correct(out, data.Y_train) == len(out) - 1
+
+
+def test_binary_targets_get_sigmoid_outputs_and_round_trip():
+    from nncore import snapshot
+    from nncore.presets import default_config
+    tr = Trainer(default_config("modified_xor", epochs=3))
+    assert tr.network.activations[-1] == "sigmoid" and tr.network.sizes[-1] == 2
+    tr.fit()
+    again = snapshot.loads(snapshot.dumps(tr)).to_trainer()
+    assert again.network.params.tobytes() == tr.network.params.tobytes()
