@@ -32,8 +32,8 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from tests.browser.conftest import (VIEWPORT, app_log, browser_missing, choose_option,  # noqa: E402
-                                    launch_browser, open_app, set_text, start_app, stop_app,
-                                    wait_idle)
+                                    cpu_seconds, launch_browser, open_app, set_text, start_app,
+                                    stop_app, wait_idle)
 
 UPDATED = """(n) => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -57,16 +57,6 @@ def _epoch(page):
         const l = m.querySelector('[data-testid="stMetricLabel"]');
         if (l && l.innerText.trim() === 'Epoch')
             return m.querySelector('[data-testid="stMetricValue"]').innerText.trim(); } }"""))
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds of process ``pid`` (all its threads), from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def time_clicks(page, clicks, warmup, ws_bytes, server_pid=None, cdp=None):

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from conftest import (choose_option, launch_browser, open_app, screenshot, start_app,  # noqa: E402
-                      stop_app, wait_idle)
+from conftest import (choose_option, cpu_seconds, launch_browser, open_app,  # noqa: E402
+                      screenshot, start_app, stop_app, wait_idle)
 
 import make_digit_photos  # noqa: E402
 
@@ -79,22 +79,12 @@ def busy(cdp):
     return np.array([m["TaskDuration"], *(m[k] for k in PARTS)])
 
 
-def server_cpu(pid):
-    """CPU seconds used so far by process ``pid`` (all its threads), from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
 def upload_and_time(page, files, cdp=None, pid=None):
     """Seconds from giving the files to the uploader until the first results show and until
     all predictions are painted, and the browser's main-thread busy time meanwhile."""
     names = [f.name for f in files]
     b0 = busy(cdp) if cdp else np.zeros(4)
-    s0 = server_cpu(pid) if pid else float("nan")
+    s0 = cpu_seconds(pid) if pid else float("nan")
     page.evaluate("() => { window.__t0 = performance.now(); }")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(f) for f in files])
     page.wait_for_function(f"() => document.body.innerText.includes('{len(files)} images:')",
@@ -103,7 +93,7 @@ def upload_and_time(page, files, cdp=None, pid=None):
     page.wait_for_function(DONE_JS, arg=[len(files), names], polling="raf", timeout=120_000)
     total = page.evaluate("() => (performance.now() - window.__t0) / 1000")
     cpu = busy(cdp) - b0 if cdp else np.full(4, np.nan)
-    cpu = np.r_[cpu, server_cpu(pid) - s0 if pid else np.nan]
+    cpu = np.r_[cpu, cpu_seconds(pid) - s0 if pid else np.nan]
     bad = page.get_by_test_id("stAlertContentError")
     if bad.count():
         print(f"  ({bad.count()} of {len(files)} could not be read: {bad.first.inner_text()[:160]})")
