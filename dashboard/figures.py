@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from nncore.trainer import correct_rows
+
 VALIDATE = False
 MAX_SIDE = 128
 # Colour scales are spelled out: Plotly.js does not know Python's names such as "RdBu_r".
@@ -329,7 +331,7 @@ def truth_table(X, Y, out):
         suffix = f" {j + 1}" if Y.shape[1] > 1 else ""
         cols[f"target{suffix}"] = Y[:, j].astype(int)
         cols[f"output{suffix}"] = np.round(out[:, j].astype(np.float64), 4)
-    right = np.all(np.round(out) == Y, axis=1)
+    right = correct_rows(out, Y, "binary")
     cols["right"] = np.where(right, "✓", "✗")
     return cols
 

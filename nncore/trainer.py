@@ -18,6 +18,14 @@ SOFT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "batch", "batch_size
                  "l2", "dropout", "epochs", "target_loss", "passes_per_epoch")
 
 
+def correct_rows(out, Y, target):
+    """Boolean per sample: argmax matches (``classes``) or every output rounds to its 0/1
+    target (``binary``)."""
+    if target == "classes":
+        return out.argmax(axis=1) == Y.argmax(axis=1)
+    return np.all(np.round(out) == Y, axis=1)
+
+
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the trainer kept its last good weights."""
 
@@ -228,9 +236,7 @@ class Trainer:
 
     # -- metrics ---------------------------------------------------------------------
     def _correct(self, out, Y):
-        if self.data.target == "classes":
-            return int(np.count_nonzero(out.argmax(axis=1) == Y.argmax(axis=1)))
-        return int(np.count_nonzero(np.all(np.round(out) == Y, axis=1)))
+        return int(np.count_nonzero(correct_rows(out, Y, self.data.target)))
 
     def evaluate(self, X, Y):
         """(mean loss, accuracy) of the current network on ``X``, ``Y``."""

@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import controls, figures, limits
 from dashboard import prediction_figures as pf
 from nncore import predict
+from nncore.trainer import correct_rows
 from nncore.images import NO_INK, ImageError, preprocess_image
 
 try:  # a third-party component: the page works without it
@@ -121,7 +122,7 @@ def _test_set(data):
 def _logic(tr, net, epoch):
     data = tr.data
     out = net.predict(data.X_train)
-    right = np.all(np.round(out) == data.Y_train, axis=1)
+    right = correct_rows(out, data.Y_train, data.target)
     st.markdown(f"At epoch **{epoch}** the network answers **{int(right.sum())} of {len(right)}** "
                 "rows of the truth table right (each output rounded to 0 or 1).")
     left, mid = st.columns(2)
