@@ -121,6 +121,11 @@ def _first_epoch_note(e):
 def loss_curves(records, log=False):
     """Train and test loss per epoch (epoch 0 = before training)."""
     e, data = _curves(records, ("train_loss", "test_loss"), 1.0, "loss", ".4g")
+    lrs = np.array([r.lr for r in records], np.float64)
+    for trace in data:                  # each epoch's learning rate (it may follow a schedule)
+        trace["customdata"] = lrs
+        trace["hovertemplate"] = trace["hovertemplate"].replace(
+            "<extra>", "<br>learning rate %{customdata:.3g}<extra>")
     yaxis = _axis("loss (log scale)" if log else "loss", type="log" if log else "linear")
     if not log:
         yaxis["rangemode"] = "tozero"

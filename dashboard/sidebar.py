@@ -18,7 +18,8 @@ from dashboard import state
 NO_PRESET = "(none)"
 MAX_LAYERS = 64
 SEED_MAX = 2**53 - 1          # the largest whole number a browser number field holds exactly
-K = {f: f"sb_{f}" for f in ("dataset", "preset", "hidden", "loss", "optimizer", "lr", "momentum",
+K = {f: f"sb_{f}" for f in ("dataset", "preset", "hidden", "loss", "optimizer", "lr",
+                            "lr_schedule", "lr_decay", "momentum",
                             "beta1", "beta2", "batch", "batch_size", "l2", "dropout", "seed",
                             "epochs", "init", "biases", "shuffle", "passes_per_epoch",
                             "target_loss", "dtype")}
@@ -28,6 +29,8 @@ LOSS_NAMES = {"cross_entropy": "cross-entropy", "mse": "mse (mean squared error)
               "sse": "sse (half summed squared error, as the tutorials)"}
 OPT_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov momentum",
              "adam": "Adam", "perturb": "random perturbation (tutorial 3)"}
+SCHEDULE_NAMES = {"constant": "constant", "exponential": "exponential decay per epoch",
+                  "cosine": "cosine down over the epochs per run"}
 BATCH_NAMES = {"full": "full batch", "mini": "mini-batch", "online": "online (1 sample)"}
 INIT_NAMES = {"auto": "auto (He for ReLU, else Xavier)", "he": "He", "xavier": "Xavier",
               "uniform": "uniform(-1, 1)", "uniform01": "uniform[0, 1)", "randn": "randn",
@@ -68,9 +71,9 @@ def write_widgets(cfg: RunConfig, activations):
     for i, name in enumerate(activations[:-1]):
         ss[act_key(i)] = name
     ss[ACT_OUT] = activations[-1]
-    for f in ("loss", "optimizer", "batch", "init", "dtype"):
+    for f in ("loss", "optimizer", "lr_schedule", "batch", "init", "dtype"):
         ss[K[f]] = getattr(cfg, f)
-    for f in ("lr", "momentum", "beta1", "beta2", "l2", "dropout"):
+    for f in ("lr", "lr_decay", "momentum", "beta1", "beta2", "l2", "dropout"):
         ss[K[f]] = float(getattr(cfg, f))
     for f in ("batch_size", "epochs", "passes_per_epoch"):
         ss[K[f]] = int(getattr(cfg, f))
@@ -91,8 +94,8 @@ def read_config(base: RunConfig) -> RunConfig:
                             for k, o in spec.options.items()}
     d["hidden"] = parse_hidden(ss[K["hidden"]])
     d["activations"] = [ss.get(act_key(i), "relu") for i in range(len(d["hidden"]))] + [ss[ACT_OUT]]
-    for f in ("loss", "optimizer", "lr", "momentum", "beta1", "beta2", "batch", "batch_size", "l2",
-              "dropout", "seed", "epochs", "init", "biases", "shuffle", "passes_per_epoch", "dtype"):
+    for f in ("loss", "optimizer", "lr", "lr_schedule", "lr_decay", "momentum", "beta1", "beta2",
+              "batch", "batch_size", "l2", "dropout", "seed", "epochs", "init", "biases", "shuffle", "passes_per_epoch", "dtype"):
         if K[f] in ss:
             d[f] = ss[K[f]]
     if d["seed"] == min(base.seed, SEED_MAX):      # a loaded run's seed beyond the field's reach
@@ -215,6 +218,13 @@ def _training_block():
     st.selectbox("Optimiser", list(OPTIMIZERS), key=K["optimizer"], format_func=OPT_NAMES.get)
     st.number_input("Learning rate", min_value=0.0, max_value=100.0, step=0.001, format="%g",
                     key=K["lr"], help="Applies from the next epoch; the run goes on.")
+    st.selectbox("Learning-rate schedule", list(SCHEDULE_NAMES), key=K["lr_schedule"],
+                 format_func=SCHEDULE_NAMES.get,
+                 help="The rate each epoch trains at: the learning rate throughout, or that rate "
+                      "lowered epoch by epoch (the loss chart's hover shows each epoch's rate)")
+    if ss[K["lr_schedule"]] == "exponential":
+        st.number_input("Decay per epoch", min_value=0.0001, max_value=1.0, step=0.01, format="%g",
+                        key=K["lr_decay"], help="Each epoch's rate is the last one's times this")
     opt = ss[K["optimizer"]]
     if opt in ("momentum", "nesterov"):
         st.number_input("Momentum", min_value=0.0, max_value=0.9999, step=0.05, format="%g",

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .config import RunConfig, parse_hidden
+from .config import LR_SCHEDULES, RunConfig, parse_hidden
 from .datasets import DATASETS
 from .presets import PRESETS, default_config, preset_config
 from .trainer import Diverged, Trainer
@@ -31,6 +31,10 @@ def _parser():
     t.add_argument("--loss")
     t.add_argument("--optimizer")
     t.add_argument("--lr", type=float)
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="learning rate per epoch: constant, exponential (x --lr-decay each epoch) "
+                        "or cosine (down towards 0 over --epochs)")
+    t.add_argument("--lr-decay", type=float, help="factor per epoch of --lr-schedule exponential")
     t.add_argument("--momentum", type=float)
     bs = t.add_mutually_exclusive_group()
     bs.add_argument("--batch-size", type=int)
@@ -107,7 +111,7 @@ def config_from_args(a) -> RunConfig:
         if out is None:
             out = "softmax" if base["loss"] == "cross_entropy" else "sigmoid"
         ch["activations"] = [hid] * len(hidden) + [out]
-    for key in ("loss", "optimizer", "lr", "momentum", "batch_size", "l2", "dropout", "epochs",
+    for key in ("loss", "optimizer", "lr", "lr_schedule", "lr_decay", "momentum", "batch_size", "l2", "dropout", "epochs",
                 "target_loss", "seed", "dtype"):
         value = getattr(a, key)
         if value is not None:
@@ -180,7 +184,7 @@ def cmd_train(a):
         net = trainer.network
         start = f", resumed at epoch {trainer.epoch} from {a.resume}" if a.resume else ""
         print(f"{cfg.dataset}: {net.sizes} {net.activations}, {net.n_params:,} parameters, "
-              f"{cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch}"
+              f"{cfg.optimizer} {cfg.lr_text()}, batch {cfg.batch}"
               f"{'' if cfg.batch != 'mini' else ' ' + str(cfg.batch_size)}, {cfg.epochs} epochs{start}",
               flush=True)
     code = 0

@@ -11,6 +11,7 @@ from .losses import check_loss
 from .optimizers import OPTIMIZERS
 
 BATCH_MODES = ("full", "mini", "online")
+LR_SCHEDULES = ("constant", "exponential", "cosine")
 
 
 @dataclass
@@ -28,6 +29,8 @@ class RunConfig:
     loss: str = "cross_entropy"
     optimizer: str = "adam"
     lr: float = 0.01
+    lr_schedule: str = "constant"
+    lr_decay: float = 0.9
     momentum: float = 0.9
     beta1: float = 0.9
     beta2: float = 0.999
@@ -84,6 +87,10 @@ class RunConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         _check_number("lr", self.lr, 0, 100, open_lo=True)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                             f"got {self.lr_schedule!r}")
+        _check_number("lr_decay", self.lr_decay, 0, 1, open_lo=True)
         _check_number("momentum", self.momentum, 0, 0.9999)
         _check_number("beta1", self.beta1, 0, 0.9999)
         _check_number("beta2", self.beta2, 0, 0.99999)
@@ -102,6 +109,29 @@ class RunConfig:
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         return self
+
+    def lr_at(self, done: int) -> float:
+        """The learning rate of the epoch that follows ``done`` finished epochs.
+
+        ``constant``: ``lr`` throughout; ``exponential``: ``lr * lr_decay**done``;
+        ``cosine``: from ``lr`` down along half a cosine towards 0 over ``epochs`` epochs
+        (the last epoch trains at about ``lr * (pi / epochs)**2 / 4``; epochs past the
+        end keep that rate).
+        """
+        if self.lr_schedule == "exponential":
+            return float(self.lr * self.lr_decay ** done)
+        if self.lr_schedule == "cosine":
+            e = min(done, self.epochs - 1)
+            return float(self.lr * 0.5 * (1.0 + math.cos(math.pi * e / self.epochs)))
+        return float(self.lr)
+
+    def lr_text(self) -> str:
+        """``lr 0.001``, with the schedule when there is one."""
+        if self.lr_schedule == "exponential":
+            return f"lr {self.lr:g} (x{self.lr_decay:g} per epoch)"
+        if self.lr_schedule == "cosine":
+            return f"lr {self.lr:g} (cosine over {self.epochs} epochs)"
+        return f"lr {self.lr:g}"
 
     def optimizer_settings(self) -> dict:
         return {"lr": self.lr, "momentum": self.momentum, "beta1": self.beta1,

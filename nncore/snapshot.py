@@ -386,7 +386,8 @@ class Snapshot:
         cfg, last = self.config, self.records[-1]
         return {
             "dataset": cfg.dataset, "sizes": list(self.sizes), "activations": list(self.activations),
-            "loss": cfg.loss, "optimizer": cfg.optimizer, "lr": cfg.lr, "batch": cfg.batch,
+            "loss": cfg.loss, "optimizer": cfg.optimizer, "lr": cfg.lr,
+            "lr_schedule": cfg.lr_schedule, "batch": cfg.batch,
             "batch_size": cfg.batch_size, "seed": cfg.seed, "dtype": cfg.dtype,
             "n_params": self.n_params, "epochs_trained": self.epoch,
             "stored_epochs": [s["epoch"] for s in self.states], "encoding": self.encoding,
@@ -406,7 +407,7 @@ class Snapshot:
         lines = [
             f"training state v{VERSION} ({kind}{size})",
             f"run: {cfg.dataset} {'-'.join(map(str, self.sizes))} ({', '.join(self.activations)}), "
-            f"{cfg.loss}, {cfg.optimizer} lr {cfg.lr:g}, batch {batch}, seed {cfg.seed}, {cfg.dtype}, "
+            f"{cfg.loss}, {cfg.optimizer} {cfg.lr_text()}, batch {batch}, seed {cfg.seed}, {cfg.dtype}, "
             f"{self.n_params:,} parameters",
             f"epochs trained: {self.epoch}; weights stored for {len(stored)} epoch(s)"
             + (f" ({_epoch_list(stored)})" if len(stored) < self.epoch + 1 else " (every epoch)"),

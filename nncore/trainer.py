@@ -14,7 +14,7 @@ from .network import Network
 from .optimizers import make_optimizer
 
 EXACT_TRAIN_EVAL_MAX = 20_000   # above this many samples the train metrics are running means
-SOFT_SETTINGS = ("lr", "momentum", "beta1", "beta2", "eps", "batch", "batch_size", "shuffle",
+SOFT_SETTINGS = ("lr", "lr_schedule", "lr_decay", "momentum", "beta1", "beta2", "eps", "batch", "batch_size", "shuffle",
                  "l2", "dropout", "epochs", "target_loss", "passes_per_epoch")
 
 
@@ -155,6 +155,7 @@ class Trainer:
         epoch) if the loss or the weights stop being finite.
         """
         net, opt, cfg = self.network, self.optimizer, self.config
+        lr = opt.lr = cfg.lr_at(self.epoch)
         good_params, good_state = net.params.copy(), opt.state_dict()
         start, its0, running = time.perf_counter(), self.iterations, [0.0, 0.0, 0]
         try:
@@ -166,13 +167,13 @@ class Trainer:
             opt.load_state_dict(good_state)
             self.stop_reason = (f"training diverged in epoch {self.epoch + 1}: {exc}. The weights of "
                                 f"epoch {self.epoch} are kept; lower the learning rate "
-                                f"(now {cfg.lr:g}) and train again.")
+                                f"(now {lr:g}) and train again.")
             raise Diverged(self.stop_reason) from None
         seconds = time.perf_counter() - start
         self.epoch += 1
         samples = self.data.X_train.shape[0] * cfg.passes_per_epoch
         train = self._evaluate_train(running)
-        rec = self._record(seconds, train, samples / max(seconds, 1e-9), self.iterations - its0)
+        rec = self._record(seconds, train, samples / max(seconds, 1e-9), self.iterations - its0, lr)
         self.records.append(rec)
         self.history.add(self.epoch, net.params, net.grads)
         return rec
@@ -252,12 +253,12 @@ class Trainer:
             return self.evaluate(data.X_train, data.Y_train)
         return running[0] / running[2], running[1] / running[2]
 
-    def _record(self, seconds, train, speed=0.0, iterations=0):
+    def _record(self, seconds, train, speed=0.0, iterations=0, lr=None):
         test = self.evaluate(self.data.X_test, self.data.Y_test)
         net = self.network
         return EpochRecord(
             self.epoch, float(train[0]), float(test[0]), float(train[1]), float(test[1]),
-            seconds, speed, iterations, self.config.lr,
+            seconds, speed, iterations, self.config.lr_at(0) if lr is None else lr,
             [float(np.linalg.norm(l.weights)) for l in net.layers],
             [float(np.linalg.norm(l._dW)) for l in net.layers])
 

@@ -379,3 +379,17 @@ def _values(obj, key):
     elif isinstance(obj, (list, tuple)):
         for v in obj:
             yield from _values(v, key)
+
+
+def test_a_learning_rate_schedule_applies_from_the_next_epoch():
+    at = start()
+    click(at, "btn_train_1")
+    at.sidebar.selectbox(key="sb_lr_schedule").set_value("exponential").run()
+    ok(at)
+    assert any("learning-rate schedule constant → exponential" in i.value for i in at.info)
+    at.sidebar.number_input(key="sb_lr_decay").set_value(0.5).run()
+    ok(at)
+    assert any("decay per epoch 0.9 → 0.5" in i.value for i in at.info)
+    click(at, "btn_train_1")
+    click(at, "btn_train_1")
+    assert [r.lr for r in trainer(at).records[1:]] == pytest.approx([0.01, 0.005, 0.0025])

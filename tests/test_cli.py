@@ -58,3 +58,14 @@ def test_divergence_exit_code():
             "--output-activation", "linear", "--loss", "mse", "--optimizer", "sgd", "--lr", "60",
             "--epochs", "30")
     assert r.returncode == 3 and "diverged" in r.stderr
+
+
+def test_train_with_a_learning_rate_schedule(capsys):
+    assert main(["train", "--dataset", "moons", "--hidden", "8", "--lr", "0.04", "--epochs", "4",
+                 "--lr-schedule", "exponential", "--lr-decay", "0.5", "--json"]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [l["lr"] for l in lines] == pytest.approx([0.04, 0.02, 0.01, 0.005])
+    assert main(["train", "--dataset", "moons", "--epochs", "2", "--lr-schedule", "cosine"]) == 0
+    assert "lr 0.01 (cosine over 2 epochs)" in capsys.readouterr().out
+    assert main(["train", "--dataset", "moons", "--lr-decay", "2"]) != 0
+    assert "lr_decay must be a number > 0 and <= 1" in capsys.readouterr().err

@@ -623,3 +623,25 @@ def test_page_rejects_bad_files_and_keeps_the_run():
         assert "unchanged" in errors[0]
         assert at.session_state["trainer"] is before
     assert np.array_equal(before.network.params, params)
+
+
+@pytest.mark.parametrize("schedule", ["exponential", "cosine"])
+def test_resume_follows_the_learning_rate_schedule(schedule):
+    cfg = moons(optimizer="adam", lr=0.02, lr_schedule=schedule, lr_decay=0.7, epochs=6, seed=2)
+    straight = trained(cfg, 5)
+    resumed = snapshot.loads(snapshot.dumps(trained(cfg, 2))).to_trainer()
+    assert resumed.config.lr_schedule == schedule and resumed.config.lr_decay == 0.7
+    resumed.fit(3)
+    same_state(resumed, straight)
+    assert [r.lr for r in resumed.records] == [r.lr for r in straight.records]
+
+
+def test_files_without_a_schedule_load_as_constant():
+    doc = json.loads(snapshot.dumps(trained(moons(), 1)))
+    for key in ("lr_schedule", "lr_decay"):
+        del doc["config"][key]
+    snap = snapshot.loads(json.dumps(doc))
+    assert snap.config.lr_schedule == "constant"
+    doc["config"]["lr_schedule"] = "warmup"
+    with pytest.raises(SnapshotError, match="lr_schedule must be one of"):
+        snapshot.loads(json.dumps(doc))

@@ -209,3 +209,41 @@ def test_binary_targets_get_sigmoid_outputs_and_round_trip():
     tr.fit()
     again = snapshot.loads(snapshot.dumps(tr)).to_trainer()
     assert again.network.params.tobytes() == tr.network.params.tobytes()
+
+
+def test_learning_rate_schedules():
+    const = RunConfig(lr=0.1, epochs=10)
+    assert [const.lr_at(e) for e in (0, 5, 50)] == [0.1, 0.1, 0.1]
+    exp = RunConfig(lr=0.1, lr_schedule="exponential", lr_decay=0.5)
+    assert exp.lr_at(0) == 0.1 and exp.lr_at(3) == pytest.approx(0.0125)
+    cos = RunConfig(lr=0.1, lr_schedule="cosine", epochs=4)
+    assert [cos.lr_at(e) for e in range(4)] == pytest.approx([0.1, 0.085355, 0.05, 0.014645], rel=1e-4)
+    assert cos.lr_at(9) == cos.lr_at(3) > 0          # past the end: the last rate, never 0
+    for bad, match in ((dict(lr_schedule="linear"), "lr_schedule must be one of constant, "
+                        "exponential, cosine, got 'linear'"),
+                       (dict(lr_decay=0), "lr_decay must be a number > 0"),
+                       (dict(lr_decay=1.5), "lr_decay must be a number > 0 and <= 1")):
+        with pytest.raises(ValueError, match=match):
+            RunConfig.from_dict({**RunConfig().to_dict(), **bad})
+
+
+def test_trainer_follows_the_schedule_and_records_each_epochs_rate():
+    cfg = RunConfig(dataset="moons", lr=0.02, lr_schedule="cosine", epochs=5, seed=1)
+    tr = Trainer(cfg)
+    tr.fit()
+    assert [r.lr for r in tr.records[1:]] == pytest.approx([cfg.lr_at(e) for e in range(5)])
+    assert tr.records[0].lr == cfg.lr
+    # changing the schedule mid-run is a soft change: it applies from the next epoch
+    tr.update_settings(lr_schedule="exponential", lr_decay=0.5, epochs=7)
+    tr.run_epoch()
+    assert tr.records[-1].lr == pytest.approx(0.02 * 0.5 ** 5)
+    # a schedule changes the run: the last epochs trained at smaller rates
+    flat = Trainer(RunConfig(dataset="moons", lr=0.02, epochs=5, seed=1))
+    flat.fit()
+    assert not np.array_equal(flat.network.params, _fitted(cfg).network.params)
+
+
+def _fitted(cfg):
+    tr = Trainer(cfg)
+    tr.fit()
+    return tr
