@@ -4,8 +4,9 @@
   defaults for that dataset (run through the CLI here, one seed at a time): target >= 95 % on the
   held-out digits.
 * Fashion-MNIST (full set, when Debian's ``dataset-fashion-mnist`` is installed or ``--data-dir``
-  names the IDX files): the benchmark MLP 784-256-128-10, ReLU, softmax + cross-entropy, Adam 1e-3,
-  batches of 128, float32, 10 epochs: target >= 88.5 % on the 10,000 test images.
+  names the IDX files): the benchmark MLP 784-256-128-10, ReLU, softmax + cross-entropy, Adam 1e-3
+  decaying along a cosine over the 10 epochs (``--lr-schedule cosine``), batches of 128, float32:
+  target >= 88.5 % on the 10,000 test images (a constant rate gives 88.1-89.1 % by seed).
 
 Accuracy does not depend on the BLAS kernel, so no environment variable needs changing::
 
@@ -51,7 +52,7 @@ def mnist_sample_run(seed, epochs=20):
 def fashion_run(seed, data_dir=None, epochs=10):
     opts = {"data_dir": data_dir} if data_dir else {}
     data = load_dataset("fashion_mnist", opts, seed)
-    run = Nncore(data, seed)
+    run = Nncore(data, seed, "cosine", epochs)
     t0 = time.perf_counter()
     accs = [run.epoch()[1] for _ in range(epochs)]
     return accs, time.perf_counter() - t0
@@ -88,7 +89,7 @@ def main(argv=None):
         except ValueError as exc:
             print(f"\nFashion-MNIST full set not available: {exc}")
         else:
-            ok &= report("Fashion-MNIST full set, MLP 784-256-128-10, Adam 1e-3, batch 128, "
+            ok &= report("Fashion-MNIST full set, MLP 784-256-128-10, Adam 1e-3 with a cosine decay, batch 128, "
                          "10 epochs, 10,000 test images", ACCURACY_TARGET, runs)
     return 0 if ok else 1
 

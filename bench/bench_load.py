@@ -45,8 +45,35 @@ from conftest import CHROMIUM, CHROMIUM_ARGS, app_log, start_app, stop_app  # no
 IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
         '[data-test-script-state="notRunning"]')
 EPOCH_IS = """(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
-    .some(m => m.innerText.startsWith('Epoch') &&
-               m.querySelector('[data-testid="stMetricValue"]').innerText.trim() === want)"""
+    .some(m => m.textContent.startsWith('Epoch') &&
+               m.querySelector('[data-testid="stMetricValue"]').textContent.trim() === want)"""
+# Installed in every page before it loads: notes the time (ms since the epoch) each script
+# or fragment run ends, i.e. when the server's last message of a rerun has arrived.
+RECORD_FINISHED = """(() => {
+  const done = window.__nnFinished = [];
+  let last = null;
+  const note = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const s = app && app.getAttribute('data-test-script-state');
+    if (s !== last) { last = s; if (s === 'notRunning') done.push(Date.now()); }
+  };
+  const start = () => new MutationObserver(note).observe(document.body,
+      {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+})()"""
+# Resolves once the epoch metric shows ``want``, no script runs, no element is still loading
+# and two frames are painted. It watches DOM mutations instead of polling, so that waiting
+# costs the page next to nothing (16 polling pages would add their own load to the machine).
+UPDATED = """(want) => new Promise((resolve) => {
+  const epochIs = %s;
+  const ready = () => epochIs(want) && document.querySelector(%r) &&
+                      !document.querySelector('[data-testid="stSkeleton"]');
+  const finish = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)));
+  if (ready()) return finish();
+  const obs = new MutationObserver(() => { if (ready()) { obs.disconnect(); finish(); } });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true,
+                              attributes: true, attributeFilter: ['data-test-script-state']});
+})""" % (EPOCH_IS, IDLE)
 FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
@@ -89,6 +116,36 @@ def tree_cpu(pid) -> float:
             continue
         todo += _children(p)
     return total
+
+
+def _kind(pid) -> str:
+    """What a process of the client side is: page renderers, the rest of the browser, or
+    the harness (this script and the Playwright driver)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().decode("utf-8", "replace").replace("\0", " ")
+    except OSError:
+        return "harness"
+    if "--type=renderer" in cmd:       # (Chromium rewrites its command lines as one string)
+        return "pages"
+    if "--type=" in cmd or "chrom" in os.path.basename(cmd.split(" ", 1)[0]):
+        return "browser"
+    return "harness"
+
+
+def client_cpu(server_pid) -> dict:
+    """CPU seconds so far of this process's descendants other than the server, by kind
+    (and of this process itself, under "harness")."""
+    out = {"pages": 0.0, "browser": 0.0, "harness": 0.0}
+    me = os.getpid()
+    todo = [me]
+    while todo:
+        p = todo.pop()
+        if p == server_pid:
+            continue
+        out["harness" if p == me else _kind(p)] += tree_cpu(p) - sum(tree_cpu(c) for c in _children(p))
+        todo += _children(p)
+    return out
 
 
 def load_average() -> float:
@@ -154,27 +211,6 @@ async def choose(page, label, option, timeout):
     raise RuntimeError(f"could not choose {option} in {label}")
 
 
-def watch_reruns(page, finished):
-    """Append to ``finished`` the time each rerun's last message (script finished)
-    reaches the page: the server's part of a click, without the browser's painting."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    def on_frame(payload):
-        if isinstance(payload, (bytes, bytearray)) and len(payload) < 256:
-            msg = ForwardMsg()
-            try:
-                msg.ParseFromString(bytes(payload))
-            except Exception:
-                return
-            if msg.WhichOneof("type") == "script_finished":
-                finished.append(time.perf_counter())
-
-    def on_socket(ws):
-        if "/_stcore/stream" in ws.url:
-            ws.on("framereceived", on_frame)
-    page.on("websocket", on_socket)
-
-
 class Barrier:
     """All sessions set up first; the clicks start together once every session is ready
     (or failed), so that the click times measure training under load, not page loads."""
@@ -194,13 +230,12 @@ async def session(browser, url, args, shape, out, barrier):
     """Run one session; append its record to ``out``."""
     rec = {"clicks": [], "server": [], "setup": None, "failed": None, "lost": False}
     arrived = False
-    finished = []
     timeout = args.timeout * 1000
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = await ctx.new_page()
         page.set_default_timeout(timeout)
-        watch_reruns(page, finished)
+        await page.add_init_script(RECORD_FINISHED)
         t0 = time.perf_counter()
         await page.goto(url + "/", wait_until="domcontentloaded")
         await page.wait_for_selector('[data-testid="stSidebar"]', timeout=timeout)
@@ -211,22 +246,20 @@ async def session(browser, url, args, shape, out, barrier):
         await field.fill(args.hidden)
         await field.press("Enter")
         await page.get_by_text(f"{args.dataset} · {shape}").first.wait_for()
-        await page.wait_for_function(EPOCH_IS, arg="0")
-        await idle(page, timeout)
+        await asyncio.wait_for(page.evaluate(UPDATED, "0"), args.timeout)
         rec["setup"] = time.perf_counter() - t0
         barrier.arrive()
         arrived = True
         await asyncio.wait_for(barrier.event.wait(), args.round_timeout)
         button = page.get_by_role("button", name="Train 1 epoch", exact=True)
         for e in range(1, args.epochs + 1):
-            t = time.perf_counter()
+            t, t_ms = time.perf_counter(), time.time() * 1000
             await button.click()
-            await page.wait_for_function(EPOCH_IS, arg=str(e), polling=50)
-            await idle(page, timeout)
+            await asyncio.wait_for(page.evaluate(UPDATED, str(e)), args.timeout)
             rec["clicks"].append(time.perf_counter() - t)
-            done = [f for f in finished if f > t]
+            done = [f for f in await page.evaluate("() => window.__nnFinished") if f > t_ms]
             if done:
-                rec["server"].append(done[0] - t)
+                rec["server"].append((done[0] - t_ms) / 1000)
             if args.think:
                 await asyncio.sleep(args.think)
         summary = await page.get_by_text(f"{args.dataset} · {shape}").count()
@@ -321,18 +354,19 @@ def main(argv=None):
 
             def release():             # the click phase starts: note the time and CPU
                 mark.update(t=time.perf_counter(), cpu=tree_cpu(proc.pid), load=load_average(),
-                            me=tree_cpu(os.getpid()) - tree_cpu(proc.pid))
+                            me=client_cpu(proc.pid))
 
             def done():                # the click phase is over: the browser is still open
                 server = tree_cpu(proc.pid)
                 mark.update(t_end=time.perf_counter(), cpu_end=server, load_end=load_average(),
-                            me_end=tree_cpu(os.getpid()) - server)
+                            me_end=client_cpu(proc.pid))
             recs = asyncio.run(round_(n, url, args, shape, release, done))
             wall = mark.get("t_end", 0.0) - mark.get("t", 0.0)
             cpu = mark.get("cpu_end", 0.0) - mark.get("cpu", 0.0)
             load0, load1 = mark.get("load", float("nan")), mark.get("load_end", float("nan"))
-            # this process, the Playwright driver and the browser
-            browsers = mark.get("me_end", 0.0) - mark.get("me", 0.0)
+            # the browser's pages, the rest of the browser, and the harness
+            m0, m1 = mark.get("me", {}), mark.get("me_end", {})
+            client = {k: m1.get(k, 0.0) - m0.get(k, 0.0) for k in ("pages", "browser", "harness")}
             peak = sampler.stop()
         finally:
             stop_app(proc)
@@ -348,8 +382,10 @@ def main(argv=None):
                f"{base / 2**20:>6.0f} MB {peak / 2**20:>4.0f} MB {(peak - base) / 2**20 / n:>8.0f} MB")
         rows.append(row)
         print(header if len(rows) == 1 else "", end="\n" if len(rows) == 1 else "")
+        per = lambda v: v / max(1, len(clicks))
         print(row, f"  ({len(clicks)} clicks in {wall:.0f} s; CPU per click: server "
-                   f"{cpu / max(1, len(clicks)):.2f} s, browser {browsers / max(1, len(clicks)):.2f} s;"
+                   f"{per(cpu):.2f} s, pages {per(client['pages']):.2f} s, rest of the browser "
+                   f"{per(client['browser']):.2f} s, harness {per(client['harness']):.2f} s;"
                    f" load average {load0:.1f} -> {load1:.1f})", flush=True)
         for why in sorted(set(failed)):
             print(f"      failed: {why} (x{failed.count(why)})")
