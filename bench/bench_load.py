@@ -18,9 +18,14 @@ app is idle and the charts are painted. Prints per N:
   real class each browser has a machine of its own), and the load average.
 
 The browsers share this machine's cores with the server, so the click times here include
-rendering 16 pages' charts on the same 2 cores.
+rendering 16 pages' charts on the same 2 cores. ``--clients protocol`` replaces the browsers by
+clients that speak Streamlit's WebSocket protocol and render nothing (the same widget changes,
+and clicks sent as fragment reruns, as the browser sends them): their click -> update time ends
+when the rerun's last message has arrived, which is the server's side of a class whose browsers
+run on machines of their own.
 
     python bench/bench_load.py                       # N = 1, 4, 8, 16; MNIST sample 128, 64
+    python bench/bench_load.py --clients protocol    # the same, without browsers
     python bench/bench_load.py --sessions 1 4 --epochs 3 --dataset moons --hidden "16, 8"
 
 Only loopback addresses are used; every wait is bounded (``--timeout``).
@@ -275,10 +280,126 @@ async def session(browser, url, args, shape, out, barrier):
     out.append(rec)                   # the context stays open until all are done (CPU count)
 
 
+# -- one session without a browser ---------------------------------------------------------
+class ProtocolClient:
+    """A session that speaks Streamlit's own WebSocket protocol, as the browser does, but
+    renders nothing: it sends widget changes and button clicks (a fragment rerun, as the
+    browser sends them) and reads the server's messages until the run's last one."""
+
+    def __init__(self, url, timeout):
+        self.url, self.timeout = url, timeout
+        self.ids, self.fragments, self.metrics = {}, {}, {}
+        self.texts, self.errors, self.page_hash = [], [], ""
+
+    async def connect(self):
+        import websockets
+        self.ws = await websockets.connect(self.url.replace("http", "ws", 1) + "/_stcore/stream",
+                                           subprotocols=["streamlit"], max_size=None)
+
+    async def close(self):
+        await self.ws.close()
+
+    async def rerun(self, states=(), fragment=""):
+        """Send a rerun with ``states`` [(widget key, value field, value)]; return once the
+        server says the run finished."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        msg = BackMsg()
+        cs = msg.rerun_script
+        cs.query_string, cs.page_script_hash = "", self.page_hash
+        if fragment:
+            cs.fragment_id = fragment
+        for key, field, value in states:
+            w = cs.widget_states.widgets.add()
+            w.id = self.ids[key]
+            setattr(w, field, value)
+        self.texts = []
+        await self.ws.send(msg.SerializeToString())
+        await self._until_finished()
+
+    async def click(self, key):
+        await self.rerun([(key, "trigger_value", True)], self.fragments[key])
+
+    async def _until_finished(self):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await asyncio.wait_for(self.ws.recv(), self.timeout))
+            kind = msg.WhichOneof("type")
+            if kind == "new_session":
+                self.page_hash = msg.new_session.page_script_hash
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                self._element(msg.delta.new_element, msg.delta.fragment_id)
+            elif kind == "script_finished":
+                return
+
+    def _element(self, el, fragment):
+        kind = el.WhichOneof("type")
+        inner = getattr(el, kind)
+        wid = getattr(inner, "id", "") if hasattr(inner, "id") else ""
+        if isinstance(wid, str) and wid.startswith("$$ID-"):
+            key = wid.rsplit("-", 1)[1]
+            self.ids[key], self.fragments[key] = wid, fragment
+        if kind == "metric":
+            self.metrics[inner.label] = inner.body
+        elif kind == "markdown":
+            self.texts.append(inner.body.replace("**", ""))
+        elif kind == "exception":
+            self.errors.append(inner.message)
+
+
+async def protocol_session(url, args, shape, out, barrier):
+    rec = {"clicks": [], "server": [], "setup": None, "failed": None, "lost": False}
+    arrived = False
+    client = ProtocolClient(url, args.timeout)
+    try:
+        t0 = time.perf_counter()
+        await client.connect()
+        await client.rerun()
+        await client.rerun([("sb_dataset", "string_value", args.dataset)])
+        await client.rerun([("sb_hidden", "string_value", args.hidden)])
+        if client.metrics.get("Epoch") != "0" or not any(f"{args.dataset} · {shape}" in t
+                                                          for t in client.texts):
+            raise RuntimeError("the setup did not take")
+        rec["setup"] = time.perf_counter() - t0
+        barrier.arrive()
+        arrived = True
+        await asyncio.wait_for(barrier.event.wait(), args.round_timeout)
+        for e in range(1, args.epochs + 1):
+            t = time.perf_counter()
+            await client.click("btn_train_1")
+            rec["clicks"].append(time.perf_counter() - t)
+            if client.metrics.get("Epoch") != str(e):
+                raise RuntimeError(f"epoch {client.metrics.get('Epoch')} shown after click {e}")
+            if args.think:
+                await asyncio.sleep(args.think)
+        await client.rerun()                  # a full rerun: is the run still this session's?
+        rec["lost"] = not (client.metrics.get("Epoch") == str(args.epochs) and
+                           any(f"{args.dataset} · {shape}" in t for t in client.texts))
+        if client.errors:
+            rec["failed"] = "a traceback: " + client.errors[0][:120]
+        await client.close()
+    except Exception as exc:          # a failed session is counted, not fatal
+        rec["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+    finally:
+        if not arrived:
+            barrier.arrive()
+    out.append(rec)
+
+
 async def round_(n, url, args, shape, on_release, on_done):
-    from playwright.async_api import async_playwright
     out = []
     barrier = Barrier(n, on_release)
+    if args.clients == "protocol":
+        try:
+            await asyncio.wait_for(asyncio.gather(*(protocol_session(url, args, shape, out, barrier)
+                                                    for _ in range(n))), timeout=args.round_timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            on_done()
+        return out + [{"clicks": [], "setup": None, "failed": "round time limit", "lost": True}
+                      for _ in range(n - len(out))]
+    from playwright.async_api import async_playwright
     async with async_playwright() as p:
         browsers = [await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                             headless=True) for _ in range(min(n, args.browsers))]
@@ -319,6 +440,10 @@ def main(argv=None):
                     help="niceness of the browsers (e.g. 10: the server gets the cores first)")
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds each session waits after an update before its next click")
+    ap.add_argument("--clients", choices=("browser", "protocol"), default="browser",
+                    help="browser: headless Chromium pages (they render on this machine too); "
+                         "protocol: clients that speak Streamlit's WebSocket protocol and render "
+                         "nothing, i.e. the server's side of a class whose browsers are elsewhere")
     ap.add_argument("--local", action="store_true", help="run the server in local mode")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="an environment variable for the server (repeatable)")

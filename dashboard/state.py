@@ -321,5 +321,5 @@ def run_summary(tr: Trainer) -> str:
     """One line naming the run: data, shape, optimiser."""
     cfg = tr.config
     return (f"**{cfg.dataset}** · {shape_text(tr.network.sizes)} "
-            f"({', '.join(tr.network.activations)}) · {cfg.loss} · {cfg.optimizer} lr {cfg.lr:g}"
+            f"({', '.join(tr.network.activations)}) · {cfg.loss} · {cfg.optimizer} {cfg.lr_text()}"
             f" · {tr.network.n_params:,} parameters")

@@ -64,11 +64,19 @@ class Dataset:
         if not s or self.image_shape is None:
             return self.X_train
         n, (h, w) = self.X_train.shape[0], self.image_shape
-        img = np.pad(self.X_train.reshape(n, h, w), ((0, 0), (s, s), (s, s)))
         dy, dx = rng.integers(0, 2 * s + 1, size=(2, n))
-        rows = (dy[:, None] + np.arange(h))[:, :, None]
-        cols = (dx[:, None] + np.arange(w))[:, None, :]
-        return img[np.arange(n)[:, None, None], rows, cols].reshape(n, h * w)
+        src = self.X_train.reshape(n, h, w)
+        out = np.zeros_like(src)
+        # one block copy per shift (dy, dx): sample i's pixel (r, c) comes from
+        # (r + dy[i] - s, c + dx[i] - s), zero outside the image
+        for y in range(2 * s + 1):
+            for x in range(2 * s + 1):
+                idx = np.flatnonzero((dy == y) & (dx == x))
+                if idx.size:
+                    oy, ox = y - s, x - s
+                    out[idx, max(0, -oy):h - max(0, oy), max(0, -ox):w - max(0, ox)] = \
+                        src[idx, max(0, oy):h - max(0, -oy), max(0, ox):w - max(0, -ox)]
+        return out.reshape(n, h * w)
 
 
 @dataclass(frozen=True)

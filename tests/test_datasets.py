@@ -117,3 +117,15 @@ def test_csv_dataset(tmp_path):
         load_dataset("csv", {"path": str(path)})
     with pytest.raises(ValueError, match="cannot read"):
         load_dataset("csv", {"path": str(tmp_path / "missing.csv")})
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_shift_augmentation_matches_a_per_sample_reference(shift):
+    d = load_dataset("mnist_sample", {"augment_shift": shift, "limit": 300})
+    got = d.augmented(np.random.default_rng(7))
+    dy, dx = np.random.default_rng(7).integers(0, 2 * shift + 1, size=(2, len(d.X_train)))
+    h, w = d.image_shape
+    for i in range(len(d.X_train)):
+        padded = np.pad(d.X_train[i].reshape(h, w), shift)
+        want = padded[dy[i]:dy[i] + h, dx[i]:dx[i] + w].ravel()
+        assert np.array_equal(got[i], want), i
