@@ -163,20 +163,34 @@ class Trainer:
                 for _ in range(cfg.passes_per_epoch):
                     self._one_pass(running)
         except FloatingPointError as exc:
-            net.params[...] = good_params
-            opt.load_state_dict(good_state)
-            self.stop_reason = (f"training diverged in epoch {self.epoch + 1}: {exc}. The weights of "
-                                f"epoch {self.epoch} are kept; lower the learning rate "
-                                f"(now {lr:g}) and train again.")
-            raise Diverged(self.stop_reason) from None
+            self._diverged(str(exc), lr, good_params, good_state, its0)
         seconds = time.perf_counter() - start
-        self.epoch += 1
         samples = self.data.X_train.shape[0] * cfg.passes_per_epoch
-        train = self._evaluate_train(running)
-        rec = self._record(seconds, train, samples / max(seconds, 1e-9), self.iterations - its0, lr)
+        self.epoch += 1
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            train = self._evaluate_train(running)
+            rec = self._record(seconds, train, samples / max(seconds, 1e-9), self.iterations - its0, lr)
+        # finite weights can still give an infinite loss over the whole set: that epoch is
+        # not a good one to keep either
+        bad = [f"the {name} loss became {v}" for name, v, n in (
+            ("training", rec.train_loss, len(self.data.X_train)),
+            ("test", rec.test_loss, len(self.data.X_test))) if n and not np.isfinite(v)]
+        if bad:
+            self.epoch -= 1
+            self._diverged(bad[0], lr, good_params, good_state, its0)
         self.records.append(rec)
         self.history.add(self.epoch, net.params, net.grads)
         return rec
+
+    def _diverged(self, why, lr, good_params, good_state, iterations):
+        """Put back the weights and optimiser state of the last epoch and raise Diverged."""
+        self.network.params[...] = good_params
+        self.optimizer.load_state_dict(good_state)
+        self.iterations = iterations
+        self.stop_reason = (f"training diverged in epoch {self.epoch + 1}: {why}. The weights of "
+                            f"epoch {self.epoch} are kept; lower the learning rate "
+                            f"(now {lr:g}) and train again.")
+        raise Diverged(self.stop_reason) from None
 
     def fit(self, epochs=None, callback=None):
         """Run epochs until ``epochs`` more have run or :attr:`done`; return the records."""

@@ -393,3 +393,16 @@ def test_a_learning_rate_schedule_applies_from_the_next_epoch():
     click(at, "btn_train_1")
     click(at, "btn_train_1")
     assert [r.lr for r in trainer(at).records[1:]] == pytest.approx([0.01, 0.005, 0.0025])
+
+
+def test_a_train_n_run_says_it_is_paused_on_the_snapshots_page():
+    at = start()
+    click(at, "btn_train_n")
+    assert at.session_state[state.LEFT] > 0
+    at.switch_page(PAGES[3]).run()
+    ok(at)
+    assert any("paused at epoch" in i.value for i in at.info)
+    left = at.session_state[state.LEFT]
+    at.switch_page(PAGES[0]).run()
+    ok(at)
+    assert at.session_state[state.LEFT] <= left

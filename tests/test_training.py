@@ -247,3 +247,17 @@ def _fitted(cfg):
     tr = Trainer(cfg)
     tr.fit()
     return tr
+
+
+def test_an_epoch_whose_loss_over_the_set_overflows_counts_as_diverged():
+    # float32: the weights stay finite but the mean squared error over the set overflows
+    cfg = RunConfig(dataset="moons", hidden=[16], activations=["relu", "linear"], loss="mse",
+                    optimizer="sgd", lr=3.0, batch="full", epochs=60)
+    tr = Trainer(cfg)
+    with pytest.raises(Diverged, match=r"the training loss became inf.*weights of epoch \d+ are kept"):
+        for _ in range(60):
+            tr.run_epoch()
+    assert all(np.isfinite(r.train_loss) and np.isfinite(r.test_loss) for r in tr.records)
+    assert len(tr.records) == tr.epoch + 1 and tr.epoch in tr.history.epochs
+    w, kept = tr.weights_at(tr.epoch)
+    assert kept == tr.epoch and np.array_equal(tr.network.unflatten(tr.network.params)[0][0], w[0][0])
