@@ -220,8 +220,10 @@ def _training_block():
                     key=K["lr"], help="Applies from the next epoch; the run goes on.")
     st.selectbox("Learning-rate schedule", list(SCHEDULE_NAMES), key=K["lr_schedule"],
                  format_func=SCHEDULE_NAMES.get,
-                 help="The rate each epoch trains at: the learning rate throughout, or that rate "
-                      "lowered epoch by epoch (the loss chart's hover shows each epoch's rate)")
+                 help="The rate each epoch trains at: the learning rate throughout; that rate "
+                      "times the decay each epoch; or a cosine from it down to near 0 over the "
+                      "first 'Epochs per run' epochs (later epochs keep the last rate). The loss "
+                      "chart's hover shows each epoch's rate.")
     if ss[K["lr_schedule"]] == "exponential":
         st.number_input("Decay per epoch", min_value=0.0001, max_value=1.0, step=0.01, format="%g",
                         key=K["lr_decay"], help="Each epoch's rate is the last one's times this")
