@@ -5,8 +5,10 @@ of 128, float32, on Fashion-MNIST (the full 60,000 / 10,000 images when Debian's
 ``dataset-fashion-mnist`` is installed or ``--data-dir`` names a folder of IDX files, else the
 shipped sample). PyTorch (CPU, 2 threads) trains the same network from the same initial weights on
 the same arrays, when it is importable (``pip install torch==2.13.0``; it is never a dependency of
-the app). The two contenders alternate epoch by epoch in this one process, and the figures are
-medians over epochs: two-thread timings on a small VM are noisy and sometimes bimodal.
+the app), twice: with ``torch.optim.Adam(params, lr)`` as it runs on CPU unless told otherwise
+(its for-loop implementation; the target is checked against this one) and with ``fused=True``,
+PyTorch's fastest Adam on CPU (``--torch-adam`` picks others). The contenders take turns epoch by
+epoch in this one process, and the figures are medians over epochs: two-thread timings on a small VM are noisy and sometimes bimodal.
 
 Measure with the two OpenBLAS variables unset **in this command only**. Some machines set
 ``OPENBLAS_CORETYPE=Haswell`` (older OpenBLAS builds crash without it), which makes a current
@@ -191,11 +193,17 @@ class Nncore:
         return rec.seconds, rec.test_acc
 
 
+TORCH_NAMES = {"for-loop": "PyTorch", "fused": "PyT fused", "foreach": "PyT foreach"}
+
+
 class Torch:
-    name = "PyTorch"
+    """PyTorch on the same arrays from the same weights. ``adam``: "for-loop" is what
+    ``torch.optim.Adam(params, lr)`` runs on CPU by default; "fused" and "foreach" are
+    PyTorch's opt-in faster implementations."""
 
     def __init__(self, data, weights, seed, threads, adam, lr_at):
         import torch
+        self.name = TORCH_NAMES[adam]
         self.torch = torch
         torch.set_num_threads(threads)
         torch.manual_seed(seed)
@@ -241,14 +249,18 @@ class Torch:
 
 
 def make_torch(data, weights, args, lr_at):
+    """The PyTorch contenders (one per Adam implementation asked for) and a line about them."""
     if args.no_torch:
-        return None, "PyTorch skipped (--no-torch)"
+        return [], "PyTorch skipped (--no-torch)"
     try:
         import torch
     except ImportError:
-        return None, "PyTorch not importable (pip install torch==2.13.0 to compare)"
-    return Torch(data, weights, args.seed, args.threads, args.torch_adam, lr_at), \
-        f"torch {torch.__version__}, {args.threads} threads, Adam {args.torch_adam}"
+        return [], "PyTorch not importable (pip install torch==2.13.0 to compare)"
+    adams = list(dict.fromkeys(args.torch_adam))
+    return [Torch(data, weights, args.seed, args.threads, a, lr_at) for a in adams], \
+        (f"torch {torch.__version__}, {args.threads} threads; Adam: "
+         + ", ".join(f"{TORCH_NAMES[a]} = {a}" + (" (PyTorch's default on CPU)" if a == "for-loop"
+                                                  else "") for a in adams))
 
 
 def main(argv=None):
@@ -266,8 +278,11 @@ def main(argv=None):
                    help="threads for both: NumPy's BLAS (through threadpoolctl) and PyTorch "
                         "(default 2; 1 gives a comparison that suffers less when other "
                         "processes share the CPU)")
-    p.add_argument("--torch-adam", choices=("fused", "foreach", "for-loop"), default="fused",
-                   help="PyTorch's Adam implementation (default: fused, its fastest on CPU)")
+    p.add_argument("--torch-adam", choices=("for-loop", "fused", "foreach"), nargs="+",
+                   default=["for-loop", "fused"],
+                   help="PyTorch's Adam implementations to time (default: for-loop, what "
+                        "torch.optim.Adam runs on CPU unless told otherwise, and fused, its "
+                        "fastest); the target is checked against the first")
     p.add_argument("--pause", type=float, default=0.3,
                    help="seconds of rest between contenders, so idle BLAS/OpenMP threads sleep")
     args = p.parse_args(argv)
@@ -290,7 +305,7 @@ def main(argv=None):
     # the accuracy target is for Adam with a cosine decay over the 10 epochs (speed does not
     # depend on the rate)
     nn = Nncore(data, args.seed, "cosine" if args.accuracy else "constant", epochs)
-    th, th_label = make_torch(data, nn.initial_weights(), args, nn.trainer.config.lr_at)
+    torches, th_label = make_torch(data, nn.initial_weights(), args, nn.trainer.config.lr_at)
 
     print(f"{label}: {n_train:,} training / {n_test:,} test images")
     print(f"MLP {'-'.join(map(str, sizes))}, relu, softmax + cross-entropy, Adam "
@@ -305,13 +320,14 @@ def main(argv=None):
 
     meter = CpuMeter()
     flops_epoch = flops_per_sample(sizes) * n_train
-    contenders = [c for c in (nn, th) if c is not None]
+    contenders = [nn, *torches]
+    width = max(10, *(len(c.name) + 2 for c in contenders))
     # The machine's speed drifts (other VMs on the host are invisible from here), so every
     # epoch gets its own peak measured just before it, and the contenders alternate.
     epochs_rows = []
-    head = "".join(f"  {c.name + ' s':>10} {'samples/s':>10} {'test acc':>8}" for c in contenders)
+    head = "".join(f"  {c.name + ' s':>{width}} {'samples/s':>10} {'test acc':>8}" for c in contenders)
     print(f"{'epoch':>5}{head}  {'peak*':>6} {'% peak':>6}"
-          f"{'  ratio' if th else ''}  {'others':>6}")
+          + "".join(f"  {'ratio' + str(i + 1):>6}" for i in range(len(torches))) + f"  {'others':>6}")
     for e in range(epochs):
         row = {}
         time.sleep(args.pause)
@@ -325,14 +341,14 @@ def main(argv=None):
             busy.append(meter.others())
         row["busy"] = None if None in busy else max(busy)
         row["share"] = flops_epoch / row["nncore"][0] / 1e9 / row["peak"]
-        if th:
-            row["ratio"] = row["PyTorch"][0] / row["nncore"][0]
+        for t in torches:
+            row["ratio " + t.name] = row[t.name][0] / row["nncore"][0]
         epochs_rows.append(row)
-        cells = "".join(f"  {row[c.name][0]:>10.3f} {n_train / row[c.name][0]:>10,.0f} "
+        cells = "".join(f"  {row[c.name][0]:>{width}.3f} {n_train / row[c.name][0]:>10,.0f} "
                         f"{row[c.name][1]:>8.2%}" for c in contenders)
         noisy = row["busy"] is not None and row["busy"] > BUSY_LIMIT
         others = "n/a" if row["busy"] is None else f"{row['busy']:.2f}{'!' if noisy else ' '}"
-        ratio = f"  {row['ratio']:>4.2f}x" if th else ""
+        ratio = "".join(f"  {row['ratio ' + t.name]:>5.2f}x" for t in torches)
         print(f"{e + 1:>5}{cells}  {row['peak']:>6.0f} {row['share']:>6.0%}{ratio}  {others:>6}",
               flush=True)
     sq = square_peak()
@@ -348,13 +364,15 @@ def main(argv=None):
     for c in contenders:
         t = med(c.name, 0)
         best = min(r[c.name][0] for r in epochs_rows)
-        print(f"  {c.name:<8} {t:.3f} s/epoch = {n_train / t:>9,.0f} samples/s   (best epoch "
+        print(f"  {c.name:<11} {t:.3f} s/epoch = {n_train / t:>9,.0f} samples/s   (best epoch "
               f"{n_train / best:,.0f}; test accuracy after {epochs} epochs "
               f"{epochs_rows[-1][c.name][1]:.2%})")
-    if th:
-        ratio = med("ratio")
-        print(f"  throughput nncore / PyTorch: {ratio:.2f}x (median of per-epoch ratios; target "
-              f">= {THROUGHPUT_TARGET}x: {'met' if ratio >= THROUGHPUT_TARGET else 'NOT met'})")
+    for i, t in enumerate(torches):
+        ratio = med("ratio " + t.name)
+        verdict = (f"target >= {THROUGHPUT_TARGET}x: {'met' if ratio >= THROUGHPUT_TARGET else 'NOT met'}"
+                   if i == 0 else "for comparison")
+        print(f"  throughput nncore / {t.name}: {ratio:.2f}x (ratio{i + 1}: median of per-epoch "
+              f"ratios; {verdict})")
     gflops = flops_epoch / med("nncore", 0) / 1e9
     share, peak = med("share"), med("peak")
     sq_n = max(sq, key=sq.get)
