@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+import nncore.images as images
 from nncore.images import (IMAGE_FORMATS, NO_INK, ImageError, Preprocessed, load_image_batch,
                            preprocess_image)
 
@@ -106,6 +107,49 @@ def test_digits8_values_are_block_counts_and_fill_the_height():
     a = run(draw_seven(), "digits8")
     assert np.allclose(a * 16, np.round(a * 16))
     assert a[0].any() and a[-1].any()  # the UCI digits span all 8 rows
+
+
+def draw_bar(top=(100, 30), bottom=(100, 170), width=14):
+    """A '1' as one straight stroke from ``top`` to ``bottom`` on 200×200 paper."""
+    im = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(im).line([top, bottom], fill=0, width=width)
+    return im
+
+
+def lean(a):
+    """Sideways px per px of height of an image's ink (> 0: the top leans right)."""
+    yy, xx = np.indices(a.shape)
+    cy, cx = (a * yy).sum() / a.sum(), (a * xx).sum() / a.sum()
+    return -(a * (xx - cx) * (yy - cy)).sum() / (a * (yy - cy) ** 2).sum()
+
+
+def test_digits8_wide_digits_are_squeezed_into_the_middle_columns():
+    for im in (draw_zero(box=(10, 50, 190, 150)), draw_seven(box=(20, 40, 180, 160))):
+        p = preprocess_image(encode(im), "digits8")
+        assert p.array[:, 0].max() == 0 and p.array[:, -1].max() == 0  # as in the UCI set
+        assert p.array[0].any() and p.array[-1].any()
+        assert ink_box(p.array)[1] == 6
+        assert any("squeezed" in s for s in p.steps)
+
+
+def test_digits8_narrow_digits_keep_their_aspect_ratio():
+    p = preprocess_image(encode(draw_bar()), "digits8")
+    assert ink_box(p.array) == (8, 2)
+    assert np.all(p.array.sum(1) * 4 <= 6)  # about 5 px of 32 on every row, not stretched
+    assert not any("squeezed" in s or "slant" in s for s in p.steps)
+
+
+def test_digits8_slant_is_halved(monkeypatch):
+    leaning = encode(draw_bar(top=(130, 30), bottom=(70, 170)))  # 60 px over 140: 23°
+    p = preprocess_image(leaning, "digits8")
+    assert any(s.startswith("slant halved") and "23°" in s and "right" in s for s in p.steps)
+    mirrored = encode(draw_bar(top=(70, 30), bottom=(130, 170)))
+    assert any("left" in s for s in preprocess_image(mirrored, "digits8").steps if "slant" in s)
+    monkeypatch.setattr(images, "DESLANT", 0.0)
+    kept = preprocess_image(leaning, "digits8").array
+    assert 0.25 * lean(kept) < lean(p.array) < 0.75 * lean(kept)
+    # the MNIST layout keeps the slant, as MNIST itself does
+    assert not any("slant" in s for s in preprocess_image(leaning, "mnist").steps)
 
 
 def test_display_copy_is_at_most_512_px():
