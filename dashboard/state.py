@@ -16,7 +16,9 @@ soft one (learning rate, momentum, batch, L2, dropout, ...) applies from the nex
 """
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 
 import numpy as np
@@ -24,6 +26,7 @@ import streamlit as st
 
 from nncore import Diverged, RunConfig, Trainer, load_dataset
 from nncore.presets import default_config
+from nncore.snapshot import PATH_OPTIONS
 from nncore.trainer import SOFT_SETTINGS
 
 from dashboard import checkpoint, limits
@@ -85,14 +88,43 @@ def count_params(sizes, biases=True) -> int:
     return sum(i * o + (o if biases else 0) for i, o in zip(sizes, sizes[1:]))
 
 
+class _SharedData:
+    """Datasets built for one session, lent read-only to every session that asks for the
+    same data (name, options, seed, precision): a class that opens the app at once shares
+    one copy of the MNIST sample instead of holding thirty. Only data, never a run; at most
+    ``size`` entries (the oldest go; sessions that hold one keep it). Data read from a path
+    a user named is not shared: the file may change."""
+
+    def __init__(self, size=6):
+        self.size, self.items = size, {}
+        self.lock = threading.Lock()
+
+    def get(self, cfg: RunConfig, build):
+        if any(k in PATH_OPTIONS for k in cfg.dataset_options):
+            return build()
+        key = (cfg.dataset, json.dumps(cfg.dataset_options, sort_keys=True, default=str),
+               cfg.seed, cfg.dtype)
+        with self.lock:
+            data = self.items.pop(key, None)
+            if data is None:
+                data = build().read_only()
+            self.items[key] = data                    # most recently used last
+            while len(self.items) > self.size:
+                self.items.pop(next(iter(self.items)))
+            return data
+
+
+SHARED_DATA = _SharedData()
+
+
 def run_data(cfg: RunConfig):
     """The Dataset that ``Trainer(cfg)`` builds (the same seed stream), to check sizes
     before making the network and to share between runs on the same data."""
     data_ss, _ = np.random.SeedSequence(cfg.seed).spawn(2)
     try:
         limits.check_paths(cfg.dataset, cfg.dataset_options, LIMITS)
-        return load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(data_ss),
-                            cfg.dtype)
+        return SHARED_DATA.get(cfg, lambda: load_dataset(
+            cfg.dataset, cfg.dataset_options, np.random.default_rng(data_ss), cfg.dtype))
     except ValueError as exc:
         raise DataError(str(exc)) from None
     except OSError as exc:

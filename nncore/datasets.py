@@ -8,6 +8,7 @@ one-hot rows) or ``binary`` (every output rounds to its 0/1 target).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import gzip
 import io
@@ -54,8 +55,21 @@ class Dataset:
         return Y.argmax(axis=1) if self.target == "classes" else Y
 
     def astype(self, dtype):
+        """This dataset with its arrays as contiguous ``dtype``: itself when they already
+        are, else a new Dataset (the arrays of this one are never changed, so one Dataset
+        can serve several runs)."""
+        keys = ("X_train", "Y_train", "X_test", "Y_test")
+        dtype = np.dtype(dtype)
+        if all(getattr(self, k).dtype == dtype and getattr(self, k).flags.c_contiguous
+               for k in keys):
+            return self
+        return dataclasses.replace(self, **{k: np.ascontiguousarray(getattr(self, k), dtype=dtype)
+                                            for k in keys})
+
+    def read_only(self):
+        """Lock the arrays against writes (for a Dataset shared between runs); returns self."""
         for key in ("X_train", "Y_train", "X_test", "Y_test"):
-            setattr(self, key, np.ascontiguousarray(getattr(self, key), dtype=dtype))
+            getattr(self, key).flags.writeable = False
         return self
 
     def augmented(self, rng):

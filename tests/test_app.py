@@ -406,3 +406,21 @@ def test_a_train_n_run_says_it_is_paused_on_the_snapshots_page():
     at.switch_page(PAGES[0]).run()
     ok(at)
     assert at.session_state[state.LEFT] <= left
+
+
+def test_sessions_on_the_same_data_share_one_read_only_copy():
+    cfg = default_config("mnist_sample", hidden=[8], dataset_options={"limit": 400})
+    a = state.run_data(cfg)
+    assert state.run_data(cfg.replace(hidden=[4], lr=0.1)) is a      # data, not the run, is shared
+    assert not a.X_train.flags.writeable and not a.Y_test.flags.writeable
+    assert state.run_data(cfg.replace(seed=1)) is not a
+    wide = state.run_data(cfg.replace(dtype="float64"))
+    assert wide.X_train.dtype == np.float64 and a.X_train.dtype == np.float32
+    before = a.X_train.copy()
+    runs = [state.new_trainer(cfg), state.new_trainer(cfg.replace(dtype="float64")),
+            state.new_trainer(cfg.replace(dataset_options={"limit": 400, "augment_shift": 2}))]
+    for tr in runs:
+        tr.run_epoch()
+    assert runs[0].data is a and np.array_equal(a.X_train, before)
+    # a dataset read from a path the user gave is never shared
+    assert not any("path" in k[1] for k in state.SHARED_DATA.items)

@@ -129,3 +129,14 @@ def test_shift_augmentation_matches_a_per_sample_reference(shift):
         padded = np.pad(d.X_train[i].reshape(h, w), shift)
         want = padded[dy[i]:dy[i] + h, dx[i]:dx[i] + w].ravel()
         assert np.array_equal(got[i], want), i
+
+
+def test_astype_never_changes_the_dataset_it_is_called_on():
+    d = load_dataset("moons", {"n_samples": 50})
+    assert d.astype("float32") is d
+    wide = d.astype("float64")
+    assert wide is not d and wide.X_train.dtype == np.float64 and d.X_train.dtype == np.float32
+    assert np.array_equal(wide.X_train, d.X_train)
+    d.read_only()
+    with pytest.raises(ValueError):
+        d.X_train[0, 0] = 1.0
