@@ -2,7 +2,7 @@
 
 One browser session owns one run: an :class:`nncore.Trainer` kept in
 ``st.session_state`` (never at module level: a hosted app serves everyone from one
-process). The contract the pages rely on:
+process). Only datasets are shared between sessions, read-only (:data:`SHARED_DATA`). The contract the pages rely on:
 
 - :func:`get_trainer` the current Trainer, made from the sidebar's setup if there is none;
 - :func:`replace_trainer` install another Trainer as the run (e.g. a loaded snapshot);
