@@ -92,12 +92,16 @@ class _SharedData:
     """Datasets built for one session, lent read-only to every session that asks for the
     same data (name, options, seed, precision): a class that opens the app at once shares
     one copy of the MNIST sample instead of holding thirty. Only data, never a run; at most
-    ``size`` entries (the oldest go; sessions that hold one keep it). Data read from a path
-    a user named is not shared: the file may change."""
+    ``size`` entries and ``max_bytes`` of arrays (the oldest go; sessions that hold one keep
+    it). Data read from a path a user named is not shared: the file may change."""
 
-    def __init__(self, size=6):
-        self.size, self.items = size, {}
+    def __init__(self, size=6, max_bytes=256 * 2**20):
+        self.size, self.max_bytes, self.items = size, max_bytes, {}
         self.lock = threading.Lock()
+
+    @staticmethod
+    def _nbytes(data):
+        return sum(getattr(data, k).nbytes for k in ("X_train", "Y_train", "X_test", "Y_test"))
 
     def get(self, cfg: RunConfig, build):
         if any(k in PATH_OPTIONS for k in cfg.dataset_options):
@@ -109,7 +113,8 @@ class _SharedData:
             if data is None:
                 data = build().read_only()
             self.items[key] = data                    # most recently used last
-            while len(self.items) > self.size:
+            while self.items and (len(self.items) > self.size or sum(
+                    map(self._nbytes, self.items.values())) > self.max_bytes):
                 self.items.pop(next(iter(self.items)))
             return data
 

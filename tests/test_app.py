@@ -424,3 +424,14 @@ def test_sessions_on_the_same_data_share_one_read_only_copy():
     assert runs[0].data is a and np.array_equal(a.X_train, before)
     # a dataset read from a path the user gave is never shared
     assert not any("path" in k[1] for k in state.SHARED_DATA.items)
+
+
+def test_shared_data_keeps_within_its_byte_budget():
+    shared = state._SharedData(size=6, max_bytes=10 * 2**20)
+    cfg = default_config("mnist_sample", hidden=[8], dataset_options={"limit": 300})
+    for seed in range(4):                       # about 3.9 MB each
+        shared.get(cfg.replace(seed=seed), lambda s=seed: state.load_dataset(
+            "mnist_sample", {"limit": 300}, s))
+    assert len(shared.items) == 2
+    assert sum(map(shared._nbytes, shared.items.values())) <= 10 * 2**20
+    assert [k[2] for k in shared.items][-1] == 3           # the latest stays
