@@ -134,7 +134,7 @@ def _print_epoch(rec, total, as_json):
 
 RESUME_FIXED = ("dataset", "preset", "hidden", "activation", "output_activation", "loss",
                 "optimizer", "seed", "dtype", "option")
-RESUME_SOFT = ("lr", "momentum", "l2", "dropout", "target_loss")
+RESUME_SOFT = ("lr", "lr_schedule", "lr_decay", "momentum", "l2", "dropout", "target_loss")
 
 
 def _export_choice(a):
@@ -150,8 +150,8 @@ def _resume_trainer(a):
     fixed = [f"--{k.replace('_', '-')}" for k in RESUME_FIXED if getattr(a, k) not in (None, [])]
     if fixed:
         raise CliError(f"--resume continues the saved run as it was; {', '.join(fixed)} cannot change "
-                       "it (soft settings can: --lr, --momentum, --batch-size, --batch, --l2, --dropout, "
-                       "--target-loss)")
+                       "it (soft settings can: --lr, --lr-schedule, --lr-decay, --momentum, --batch-size, "
+                       "--batch, --l2, --dropout, --target-loss)")
     if a.epochs is not None and a.epochs < 1:
         raise CliError(f"--epochs must be a whole number >= 1, got {a.epochs}")
     try:

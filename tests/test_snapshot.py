@@ -553,6 +553,11 @@ def test_cli_resume_soft_settings_and_bad_file(tmp_path, capsys):
     snap = snapshot.load(a)
     assert snap.epoch == 3 and snap.config.lr == 0.002 and snap.config.batch_size == 8
     assert snap.records[3].lr == 0.002
+    assert main(["train", "--resume", a, "--epochs", "2", "--lr-schedule", "exponential",
+                 "--lr-decay", "0.5", "--export", a]) == 0
+    snap = snapshot.load(a)
+    assert snap.config.lr_schedule == "exponential" and snap.config.lr_decay == 0.5
+    assert [r.lr for r in snap.records[4:]] == pytest.approx([0.002 * 0.5 ** 3, 0.002 * 0.5 ** 4])
     open(a, "w").write("{}")
     capsys.readouterr()
     assert main(["train", "--resume", a, "--epochs", "1"]) == 2
