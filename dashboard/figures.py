@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from nncore.activations import ACTIVATIONS
 from nncore.trainer import correct_rows
 
 VALIDATE = False
@@ -269,6 +270,67 @@ def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names
         images=images)
     layout["legend"] = dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0.0)
     return _figure(data, layout)
+
+
+def hidden_outputs(layers, activations, points):
+    """Each hidden layer's outputs (n_points, n_units) for ``points``, from the weights
+    ``layers`` [(W, b or None), ...] of any stored epoch."""
+    out, a = [], np.asarray(points, np.float64)
+    for (W, b), name in zip(layers[:-1], activations[:-1]):
+        z = a @ np.asarray(W, np.float64)
+        if b is not None:
+            z += np.asarray(b, np.float64)
+        a = ACTIVATIONS[name][0](z)
+        out.append(a)
+    return out
+
+
+def unit_maps(xs, ys, outputs, activations, epoch, max_units=16):
+    """What each hidden unit computes over the plane (TensorFlow Playground style): one row
+    of small maps per hidden layer, a unit's output coloured grey at zero, blue up to its
+    largest and orange down to minus its largest (sigmoid units: orange 0, grey 0.5, blue 1).
+    ``outputs`` come from :func:`hidden_outputs` on ``grid_points(.., len(xs))``."""
+    g, gap, band = len(xs), 4, 14
+    widest = min(max_units, max(o.shape[1] for o in outputs))
+    cols_px = widest * (g + gap) - gap
+    rows_px = len(outputs) * (g + gap + band)
+    rgb = np.full((rows_px, cols_px, 3), 255, np.uint8)
+    stops = np.array([_hex_rgb(c) for _, c in PLAYGROUND], np.float64)
+    hover_x, hover_y, hover_text = [], [], []
+    for r, (out, name) in enumerate(zip(outputs, activations)):
+        for j in range(min(max_units, out.shape[1])):
+            v = out[:, j].reshape(len(ys), g)[::-1]            # row 0 = top of the plane
+            lo, hi = float(v.min()), float(v.max())
+            if name == "sigmoid":                              # its own 0..1 scale, 0.5 grey
+                p = v
+            else:                                              # zero grey, +-max blue/orange
+                p = (v / (max(abs(lo), abs(hi)) or 1.0) + 1) / 2
+            p = p[:, :, None]
+            tile = np.where(p < 0.5, stops[0] + (stops[1] - stops[0]) * (p * 2),
+                            stops[1] + (stops[2] - stops[1]) * (p * 2 - 1))
+            y0, x0 = r * (g + gap + band) + band, j * (g + gap)
+            rgb[y0:y0 + g, x0:x0 + g] = np.clip(tile, 0, 255).astype(np.uint8)
+            hover_x.append(x0 + (g - 1) / 2)
+            hover_y.append(y0 + (g - 1) / 2)
+            hover_text.append(f"layer {r + 1} ({name}), unit {j}<br>output from {lo:.3g} to {hi:.3g}")
+    picture = dict(type="image", source=_png_uri(rgb), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
+    hover = dict(type="scatter", mode="markers", x=_f32(hover_x), y=_f32(hover_y), text=hover_text,
+                 marker=dict(size=g, opacity=0, symbol="square"), hoverinfo="text",
+                 showlegend=False)
+    notes = []
+    for r, (out, name) in enumerate(zip(outputs, activations)):
+        more = f", first {max_units} of {out.shape[1]} units" if out.shape[1] > max_units else \
+            f", {out.shape[1]} unit{'s' if out.shape[1] != 1 else ''}"
+        notes.append(dict(text=f"layer {r + 1} ({name}{more})", x=0, y=r * (g + gap + band) + band - 3,
+                          xref="x", yref="y", xanchor="left", yanchor="bottom", showarrow=False,
+                          font=dict(size=12, color="#444")))
+    height = 90 + int(rows_px * min(1.6, 760 / max(cols_px, 1)))
+    return _figure([picture, hover], _layout(
+        f"What each hidden unit computes at epoch {epoch}: its output over the input plane",
+        height=height, legend=False, margin=dict(l=8, r=8, t=48, b=8), annotations=notes,
+        xaxis=_axis("", visible=False, constrain="domain", range=[-0.5, cols_px - 0.5]),
+        yaxis=_axis("", visible=False, autorange="reversed", scaleanchor="x",
+                    constrain="domain")))
 
 
 def _montage(tiles, cols, gap, band=0):

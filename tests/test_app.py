@@ -361,6 +361,9 @@ def test_every_figure_is_valid_plotly():
         figures.weight_heatmap(W, b, 1.0, "w"), figures.weight_heatmap(W, None, 1.0, "w"),
         figures.unit_images(np.random.rand(64, 40), (8, 8), 32, "u"),
         figures.histograms([W, W], [W * 0, W], "h"),
+        figures.unit_maps(xs, ys, figures.hidden_outputs(
+            [(l.weights, l.biases) for l in tr.network.layers], tr.network.activations, pts),
+            tr.network.activations, 2),
     ]
     for fig in built:
         spec = fig.to_dict()
@@ -435,3 +438,26 @@ def test_shared_data_keeps_within_its_byte_budget():
     assert len(shared.items) == 2
     assert sum(map(shared._nbytes, shared.items.values())) <= 10 * 2**20
     assert [k[2] for k in shared.items][-1] == 3           # the latest stays
+
+
+def test_hidden_unit_maps_follow_the_network_and_show_on_the_weights_page_for_2d_data():
+    cfg = default_config("moons", hidden=[5, 3], activations=["tanh", "sigmoid", "softmax"])
+    tr = Trainer(cfg)
+    tr.fit(2)
+    xs, ys, pts = figures.grid_points(tr.data.X_train, 12)
+    layers, _ = tr.weights_at(2)
+    outs = figures.hidden_outputs(layers, tr.network.activations, pts)
+    want = tr.network.layer_outputs(pts)
+    assert [o.shape for o in outs] == [(144, 5), (144, 3)]
+    for got, (_, a) in zip(outs, want[:-1]):
+        np.testing.assert_allclose(got, a, rtol=1e-4, atol=1e-5)
+    fig = figures.unit_maps(xs, ys, outs, tr.network.activations, 2)
+    hover = fig.data[1].text
+    assert len(hover) == 8 and hover[0].startswith("layer 1 (tanh), unit 0")
+    assert [a.text for a in fig.layout.annotations] == ["layer 1 (tanh, 5 units)",
+                                                        "layer 2 (sigmoid, 3 units)"]
+    at = start(PAGES[1])
+    click(at, "btn_train_1")
+    assert "What each hidden unit computes at epoch 1" in " ".join(titles(at))
+    at = start(PAGES[1], dataset="mnist_sample", hidden="8")
+    assert not any("hidden unit computes" in t for t in titles(at))

@@ -1,9 +1,11 @@
 """Weights page: every layer's weights as heatmaps, scrubbed through the epochs."""
+import numpy as np
 import streamlit as st
 
 from dashboard import controls, figures
 
 VIEWS = ["Weights", "Change since previous epoch (ΔW)"]
+UNIT_GRID = 40       # points per side of each hidden unit's map
 
 
 def _layers(tr, epoch):
@@ -43,6 +45,22 @@ def _note_resolution(tr):
         parts.append(f"layer {i + 1} ({l.n_in}×{l.n_out}) in blocks of {fr}×{fc}")
     st.caption(f"Large matrices are block-averaged for display (at most {figures.MAX_SIDE} cells per "
                f"side): {', '.join(parts)}. Switch on Full resolution to draw every weight.")
+
+
+def _unit_maps(tr, layers, epoch):
+    """2-D data: each hidden unit's output over the plane, at the epoch shown."""
+    data = tr.data
+    X_all = np.r_[data.X_train, data.X_test]
+    bounds = ([-0.25, -0.25], [1.25, 1.25]) if data.kind == "logic" else None
+    xs, ys, points = figures.grid_points(X_all, UNIT_GRID, bounds=bounds)
+    outputs = figures.hidden_outputs(layers, tr.network.activations, points)
+    st.plotly_chart(figures.unit_maps(xs, ys, outputs, tr.network.activations, epoch),
+                    key="chart_unit_maps")
+    st.caption("Each square is one hidden unit's output over the same plane as the Train page's "
+               "decision boundary (x1 across, x2 up): grey where it is zero, blue where it is "
+               "positive and orange where negative, each unit on its own scale (sigmoid units: "
+               "orange 0, grey 0.5, blue 1). The output layer combines the last row into the "
+               "decision boundary. Hover a square for its range.")
 
 
 def body(tr):
@@ -87,6 +105,8 @@ def body(tr):
                                   f"pixel (first {n} of {tr.network.sizes[1]} units, epoch {epoch})",
                                   value=value)
         st.plotly_chart(fig, key="chart_units")
+    if tr.data.n_in == 2 and len(tr.network.layers) > 1:
+        _unit_maps(tr, mats if ss["w_view"] == VIEWS[0] else _layers(tr, epoch), epoch)
     stored = tr.history.grads.get(epoch)   # runs loaded from a file keep only the latest
     grads = (tr.network.unflatten(stored) if stored is not None
              else [(None, None)] * len(tr.network.layers))
