@@ -361,6 +361,10 @@ def test_every_figure_is_valid_plotly():
         figures.weight_heatmap(W, b, 1.0, "w"), figures.weight_heatmap(W, None, 1.0, "w"),
         figures.unit_images(np.random.rand(64, 40), (8, 8), 32, "u"),
         figures.histograms([W, W], [W * 0, W], "h"),
+        figures.network_graph([(l.weights, l.biases) for l in tr.network.layers],
+                              tr.network.activations, ["x1", "x2"], ["a", "b", "c"], 2),
+        figures.network_graph([(l.weights, None) for l in tr.network.layers],
+                              tr.network.activations, ["x1", "x2"], ["a", "b", "c"], 2, "ΔW"),
         figures.unit_maps(xs, ys, figures.hidden_outputs(
             [(l.weights, l.biases) for l in tr.network.layers], tr.network.activations, pts),
             tr.network.activations, 2),
@@ -461,3 +465,21 @@ def test_hidden_unit_maps_follow_the_network_and_show_on_the_weights_page_for_2d
     assert "What each hidden unit computes at epoch 1" in " ".join(titles(at))
     at = start(PAGES[1], dataset="mnist_sample", hidden="8")
     assert not any("hidden unit computes" in t for t in titles(at))
+
+
+def test_network_diagram_draws_every_weight_for_small_networks_only():
+    tr = Trainer(default_config("xor", hidden=[3]))
+    tr.fit(2)
+    layers = [(l.weights, l.biases) for l in tr.network.layers]
+    fig = figures.network_graph(layers, tr.network.activations, ["x1", "x2"], ["y"], 2)
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert sum(t.x.count(None) for t in lines) == 2 * 3 + 3 * 1      # one segment per weight
+    w = tr.network.layers[0].weights
+    hover = next(t for t in fig.data if t.mode == "markers" and t.marker.opacity == 0).text
+    assert f"weight input x1 → layer 1 unit 0: {w[0, 0]:.4g}" in hover
+    nodes = fig.data[-1]
+    assert len(nodes.x) == 2 + 3 + 1 and nodes.y[0] > nodes.y[1]    # x1 above x2
+    at = start(PAGES[1], dataset="xor", hidden="3")
+    assert any(t.startswith("The network at epoch 0") for t in titles(at))
+    at = start(PAGES[1], dataset="mnist_sample", hidden="8")
+    assert not any(t.startswith("The network at epoch") for t in titles(at))

@@ -47,6 +47,17 @@ def _note_resolution(tr):
                f"side): {', '.join(parts)}. Switch on Full resolution to draw every weight.")
 
 
+def _input_names(tr):
+    return [f"x{i + 1}" for i in range(tr.data.n_in)]
+
+
+def _output_names(tr):
+    data = tr.data
+    if data.target == "binary":
+        return [f"y{j + 1}" for j in range(data.n_out)] if data.n_out > 1 else ["y"]
+    return [str(c) for c in data.class_names]
+
+
 def _unit_maps(tr, layers, epoch):
     """2-D data: each hidden unit's output over the plane, at the epoch shown."""
     data = tr.data
@@ -95,6 +106,11 @@ def body(tr):
                  "Scale per layer to see their pattern.")
     st.caption(f"Colours: blue negative, white zero, red positive; {note} Hover a cell for its value.")
     _note_resolution(tr)
+    sizes = tr.network.sizes
+    if max(sizes) <= figures.GRAPH_MAX_UNITS:
+        st.plotly_chart(figures.network_graph(mats, tr.network.activations, _input_names(tr),
+                                              _output_names(tr), epoch, value),
+                        key="chart_network")
     _heatmaps(tr, epoch, mats, value, what)
     shape = tr.data.image_shape
     if shape and tr.network.sizes[0] == shape[0] * shape[1] and tr.network.sizes[1] > 0:
