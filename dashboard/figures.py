@@ -273,6 +273,7 @@ def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names
 
 
 GRAPH_MAX_UNITS = 32       # network diagrams are drawn for layers up to this wide
+GRAPH_HOVER_MAX = 600      # ... with each weight's value on hover up to this many weights
 NEG_EDGE, POS_EDGE = "#2166ac", "#b2182b"   # the heatmaps' blue (negative) and red (positive)
 
 
@@ -281,6 +282,9 @@ def network_graph(layers, activations, in_names, out_names, epoch, value="weight
     line from unit to unit, blue negative and red positive, thicker and darker the larger
     it is next to the largest weight of the network. ``layers`` [(W, b or None), ...]."""
     sizes = [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers]
+    in_names = list(in_names) if len(in_names) == sizes[0] else [f"x{i + 1}" for i in range(sizes[0])]
+    out_names = list(out_names) if len(out_names) == sizes[-1] else \
+        [f"output {j}" for j in range(sizes[-1])]
     top = max(float(np.max(np.abs(W))) for W, _ in layers) or 1e-12
     tall = max(sizes)
 
@@ -305,7 +309,7 @@ def network_graph(layers, activations, in_names, out_names, epoch, value="weight
                 data.append(dict(type="scatter", mode="lines", x=xs_, y=ys_, hoverinfo="skip",
                                  showlegend=False, line=dict(width=widths[k],
                                                              color=f"rgba({r},{g},{b},{alphas[k]})")))
-    for l, (W, _) in enumerate(layers):
+    for l, (W, _) in enumerate(layers if sum(W.size for W, _ in layers) <= GRAPH_HOVER_MAX else []):
         src = in_names if l == 0 else [f"unit {i}" for i in range(W.shape[0])]
         dst = out_names if l == len(layers) - 1 else [f"unit {j}" for j in range(W.shape[1])]
         for i in range(W.shape[0]):
@@ -314,8 +318,10 @@ def network_graph(layers, activations, in_names, out_names, epoch, value="weight
                 mid_y.append((pos[l][i] + pos[l + 1][j]) / 2)
                 where = "input" if l == 0 else f"layer {l}"
                 mid_text.append(f"{value} {where} {src[i]} → layer {l + 1} {dst[j]}: {W[i, j]:.4g}")
-    data.append(dict(type="scatter", mode="markers", x=_f32(mid_x), y=_f32(mid_y), text=mid_text,
-                     hoverinfo="text", marker=dict(size=6, opacity=0), showlegend=False))
+    if mid_text:                        # each weight's value on hover (small networks)
+        data.append(dict(type="scatter", mode="markers", x=_f32(mid_x), y=_f32(mid_y),
+                         text=mid_text, hoverinfo="text", marker=dict(size=6, opacity=0),
+                         showlegend=False))
     node_x, node_y, node_c, node_text = [], [], [], []
     bias_top = max([float(np.max(np.abs(b))) for _, b in layers if b is not None] + [1e-12])
     for l, n in enumerate(sizes):
