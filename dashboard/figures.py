@@ -17,7 +17,6 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from nncore.activations import ACTIVATIONS
 from nncore.trainer import correct_rows
 
 VALIDATE = False
@@ -206,6 +205,17 @@ def grid_points(X, n=100, pad=0.1, bounds=None):
     return xs, ys, np.c_[gx.ravel(), gy.ravel()]
 
 
+LOGIC_BOUNDS = ([-0.25, -0.25], [1.25, 1.25])   # a logic table's plane: its 0/1 corners
+
+
+def data_plane(data, n):
+    """``grid_points`` over a 2-D dataset: around all its points (train and test), or the
+    unit square with a margin for a logic table."""
+    if data.kind == "logic":
+        return grid_points(data.X_train, n, bounds=LOGIC_BOUNDS)
+    return grid_points(np.r_[data.X_train, data.X_test], n)
+
+
 def _png_uri(rgb):
     from PIL import Image
     buf = io.BytesIO()
@@ -358,24 +368,12 @@ def network_graph(layers, activations, in_names, out_names, epoch, value="weight
         yaxis=_axis("", visible=False, range=[-span, span])))
 
 
-def hidden_outputs(layers, activations, points):
-    """Each hidden layer's outputs (n_points, n_units) for ``points``, from the weights
-    ``layers`` [(W, b or None), ...] of any stored epoch."""
-    out, a = [], np.asarray(points, np.float64)
-    for (W, b), name in zip(layers[:-1], activations[:-1]):
-        z = a @ np.asarray(W, np.float64)
-        if b is not None:
-            z += np.asarray(b, np.float64)
-        a = ACTIVATIONS[name][0](z)
-        out.append(a)
-    return out
-
-
 def unit_maps(xs, ys, outputs, activations, epoch, max_units=16):
     """What each hidden unit computes over the plane (TensorFlow Playground style): one row
     of small maps per hidden layer, a unit's output coloured grey at zero, blue up to its
     largest and orange down to minus its largest (sigmoid units: orange 0, grey 0.5, blue 1).
-    ``outputs`` come from :func:`hidden_outputs` on ``grid_points(.., len(xs))``."""
+    ``outputs`` are the hidden layers' outputs (n_points, n_units) on the points of
+    ``grid_points(.., len(xs))``."""
     g, gap, band = len(xs), 4, 14
     widest = min(max_units, max(o.shape[1] for o in outputs))
     cols_px = widest * (g + gap) - gap

@@ -99,10 +99,6 @@ class _SharedData:
         self.size, self.max_bytes, self.items = size, max_bytes, {}
         self.lock = threading.Lock()
 
-    @staticmethod
-    def _nbytes(data):
-        return sum(getattr(data, k).nbytes for k in ("X_train", "Y_train", "X_test", "Y_test"))
-
     def get(self, cfg: RunConfig, build):
         if any(k in PATH_OPTIONS for k in cfg.dataset_options):
             return build()
@@ -114,7 +110,7 @@ class _SharedData:
                 data = build().read_only()
             self.items[key] = data                    # most recently used last
             while self.items and (len(self.items) > self.size or sum(
-                    map(self._nbytes, self.items.values())) > self.max_bytes):
+                    d.nbytes for d in self.items.values()) > self.max_bytes):
                 self.items.pop(next(iter(self.items)))
             return data
 

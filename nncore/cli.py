@@ -111,8 +111,8 @@ def config_from_args(a) -> RunConfig:
         if out is None:
             out = "softmax" if base["loss"] == "cross_entropy" else "sigmoid"
         ch["activations"] = [hid] * len(hidden) + [out]
-    for key in ("loss", "optimizer", "lr", "lr_schedule", "lr_decay", "momentum", "batch_size", "l2", "dropout", "epochs",
-                "target_loss", "seed", "dtype"):
+    for key in ("loss", "optimizer", "lr", "lr_schedule", "lr_decay", "momentum", "batch_size", "l2",
+                "dropout", "epochs", "target_loss", "seed", "dtype"):
         value = getattr(a, key)
         if value is not None:
             ch[key] = value
@@ -149,9 +149,9 @@ def _resume_trainer(a):
     from . import snapshot
     fixed = [f"--{k.replace('_', '-')}" for k in RESUME_FIXED if getattr(a, k) not in (None, [])]
     if fixed:
+        soft = [f"--{k.replace('_', '-')}" for k in (*RESUME_SOFT, "batch_size", "batch")]
         raise CliError(f"--resume continues the saved run as it was; {', '.join(fixed)} cannot change "
-                       "it (soft settings can: --lr, --lr-schedule, --lr-decay, --momentum, --batch-size, "
-                       "--batch, --l2, --dropout, --target-loss)")
+                       f"it (soft settings can: {', '.join(soft)})")
     if a.epochs is not None and a.epochs < 1:
         raise CliError(f"--epochs must be a whole number >= 1, got {a.epochs}")
     try:

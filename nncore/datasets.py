@@ -42,6 +42,8 @@ class Dataset:
     notes: list = field(default_factory=list)
     augment_shift: int = 0             # random shift in pixels per epoch (images)
 
+    ARRAYS = ("X_train", "Y_train", "X_test", "Y_test")
+
     @property
     def n_in(self):
         return self.X_train.shape[1]
@@ -58,19 +60,22 @@ class Dataset:
         """This dataset with its arrays as contiguous ``dtype``: itself when they already
         are, else a new Dataset (the arrays of this one are never changed, so one Dataset
         can serve several runs)."""
-        keys = ("X_train", "Y_train", "X_test", "Y_test")
         dtype = np.dtype(dtype)
         if all(getattr(self, k).dtype == dtype and getattr(self, k).flags.c_contiguous
-               for k in keys):
+               for k in self.ARRAYS):
             return self
         return dataclasses.replace(self, **{k: np.ascontiguousarray(getattr(self, k), dtype=dtype)
-                                            for k in keys})
+                                            for k in self.ARRAYS})
 
     def read_only(self):
         """Lock the arrays against writes (for a Dataset shared between runs); returns self."""
-        for key in ("X_train", "Y_train", "X_test", "Y_test"):
+        for key in self.ARRAYS:
             getattr(self, key).flags.writeable = False
         return self
+
+    @property
+    def nbytes(self):
+        return sum(getattr(self, k).nbytes for k in self.ARRAYS)
 
     def augmented(self, rng):
         """Training inputs shifted by up to ``augment_shift`` pixels per sample."""

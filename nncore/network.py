@@ -199,6 +199,14 @@ class Network:
     def n_params(self):
         return self.params.size
 
+    def clone(self, flat=None) -> "Network":
+        """A new Network shaped like this one holding ``flat`` (or a copy of the current
+        parameters); this one is never touched, so a live run stays safe."""
+        other = Network(self.sizes, self.activations, self.use_biases, self.init, 0,
+                        self.dtype.name)
+        other.params[...] = self.params if flat is None else flat
+        return other
+
     def unflatten(self, flat):
         """Split a flat parameter vector (e.g. from a History) into [(W, b), ...] views."""
         out = []

@@ -20,22 +20,13 @@ MAX_IMAGE_BYTES = 20_000_000         # largest image file read (preprocess_image
 
 
 # -- networks of any stored epoch -------------------------------------------------------------
-def clone_network(network: Network, flat=None) -> Network:
-    """A new :class:`Network` shaped like ``network`` holding ``flat`` (or a copy of its
-    current parameters). The original is never touched, so a live run is safe."""
-    copy = Network(network.sizes, network.activations, network.use_biases, network.init, 0,
-                   network.dtype.name)
-    copy.params[...] = network.params if flat is None else flat
-    return copy
-
-
 def network_at(trainer, epoch):
     """The run's network with the weights of ``epoch`` (the stored epoch at or before it).
 
     Returns ``(network, kept_epoch)``; the network is a copy, so training goes on untouched.
     """
     kept = trainer.history.nearest(int(epoch))
-    return clone_network(trainer.network, trainer.history.weights[kept]), kept
+    return trainer.network.clone(trainer.history.weights[kept]), kept
 
 
 # -- probabilities and top guesses ------------------------------------------------------------

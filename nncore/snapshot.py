@@ -31,7 +31,6 @@ import binascii
 import datetime as _dt
 import gzip
 import hashlib
-import io
 import json
 import math
 import os
@@ -45,7 +44,6 @@ import numpy as np
 
 from .config import RunConfig
 from .datasets import get_spec, load_dataset
-from .network import Network
 from .optimizers import make_optimizer
 from .trainer import EpochRecord, Trainer
 
@@ -167,7 +165,7 @@ def _build(trainer, epochs, enc) -> dict:
     if latest not in chosen:   # the history always keeps the latest epoch; be safe anyway
         chosen.append(latest)
     history = dict(trainer.history.weights)   # the arrays are never modified, only replaced
-    scratch = Network(net.sizes, net.activations, net.use_biases, net.init, 0, net.dtype.name)
+    scratch = net.clone()
     px, py, source = _probe(data)
     states = []
     for e in chosen:

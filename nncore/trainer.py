@@ -14,8 +14,8 @@ from .network import Network
 from .optimizers import make_optimizer
 
 EXACT_TRAIN_EVAL_MAX = 20_000   # above this many samples the train metrics are running means
-SOFT_SETTINGS = ("lr", "lr_schedule", "lr_decay", "momentum", "beta1", "beta2", "eps", "batch", "batch_size", "shuffle",
-                 "l2", "dropout", "epochs", "target_loss", "passes_per_epoch")
+SOFT_SETTINGS = ("lr", "lr_schedule", "lr_decay", "momentum", "beta1", "beta2", "eps", "batch",
+                 "batch_size", "shuffle", "l2", "dropout", "epochs", "target_loss", "passes_per_epoch")
 
 
 def correct_rows(out, Y, target):
@@ -114,8 +114,8 @@ class Trainer:
         self.data = data.astype(config.dtype)
         self.rng = np.random.default_rng(run_ss)
         sizes = [data.n_in, *config.hidden, data.n_out]
-        self.network = Network(sizes, config.layer_activations(data.n_out, data.target), config.biases,
-                               config.init, self.rng, config.dtype)
+        self.network = Network(sizes, config.layer_activations(data.n_out, data.target),
+                               config.biases, config.init, self.rng, config.dtype)
         self.optimizer = make_optimizer(config.optimizer, self.network.n_params,
                                         self.network.dtype, **config.optimizer_settings())
         if config.optimizer == "perturb":

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import figures, state
-from nncore import Trainer
+from nncore import Trainer, predict
 from nncore.presets import default_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -365,9 +365,8 @@ def test_every_figure_is_valid_plotly():
                               tr.network.activations, ["x1", "x2"], ["a", "b", "c"], 2),
         figures.network_graph([(l.weights, None) for l in tr.network.layers],
                               tr.network.activations, ["x1", "x2"], ["a", "b", "c"], 2, "ΔW"),
-        figures.unit_maps(xs, ys, figures.hidden_outputs(
-            [(l.weights, l.biases) for l in tr.network.layers], tr.network.activations, pts),
-            tr.network.activations, 2),
+        figures.unit_maps(xs, ys, [a for _, a in tr.network.layer_outputs(pts)[:-1]],
+                          tr.network.activations, 2),
     ]
     for fig in built:
         spec = fig.to_dict()
@@ -440,7 +439,7 @@ def test_shared_data_keeps_within_its_byte_budget():
         shared.get(cfg.replace(seed=seed), lambda s=seed: state.load_dataset(
             "mnist_sample", {"limit": 300}, s))
     assert len(shared.items) == 2
-    assert sum(map(shared._nbytes, shared.items.values())) <= 10 * 2**20
+    assert sum(d.nbytes for d in shared.items.values()) <= 10 * 2**20
     assert [k[2] for k in shared.items][-1] == 3           # the latest stays
 
 
@@ -449,15 +448,14 @@ def test_hidden_unit_maps_follow_the_network_and_show_on_the_weights_page_for_2d
     tr = Trainer(cfg)
     tr.fit(2)
     xs, ys, pts = figures.grid_points(tr.data.X_train, 12)
-    layers, _ = tr.weights_at(2)
-    outs = figures.hidden_outputs(layers, tr.network.activations, pts)
-    want = tr.network.layer_outputs(pts)
-    assert [o.shape for o in outs] == [(144, 5), (144, 3)]
-    for got, (_, a) in zip(outs, want[:-1]):
-        np.testing.assert_allclose(got, a, rtol=1e-4, atol=1e-5)
+    net, kept = predict.network_at(tr, 2)
+    outs = [a for _, a in net.layer_outputs(pts)[:-1]]
+    assert kept == 2 and [o.shape for o in outs] == [(144, 5), (144, 3)]
     fig = figures.unit_maps(xs, ys, outs, tr.network.activations, 2)
     hover = fig.data[1].text
     assert len(hover) == 8 and hover[0].startswith("layer 1 (tanh), unit 0")
+    lo, hi = outs[0][:, 0].min(), outs[0][:, 0].max()
+    assert hover[0].endswith(f"output from {lo:.3g} to {hi:.3g}")
     assert [a.text for a in fig.layout.annotations] == ["layer 1 (tanh, 5 units)",
                                                         "layer 2 (sigmoid, 3 units)"]
     at = start(PAGES[1])

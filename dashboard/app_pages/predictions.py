@@ -133,8 +133,7 @@ def _logic(tr, net, epoch):
                         key="pred_logic")
     with mid:
         if data.n_in == 2:
-            xs, ys, points = figures.grid_points(data.X_train, GRID,
-                                                 bounds=([-0.25, -0.25], [1.25, 1.25]))
+            xs, ys, points = figures.data_plane(data, GRID)
             if predict.can_evaluate(data):
                 ev = predict.evaluate(net, data.X_train, data.Y_train, data)
                 fig = pf.boundary_right_wrong(xs, ys, net.predict(points), data.X_train, ev.labels,

@@ -1,5 +1,4 @@
 """Train page: step the trainer and watch the loss, the accuracy and the data."""
-import numpy as np
 import streamlit as st
 
 from dashboard import controls, figures
@@ -18,9 +17,7 @@ def _labels(data, Y):
 
 def _boundary(tr):
     data = tr.data
-    X_all = np.r_[data.X_train, data.X_test]
-    bounds = ([-0.25, -0.25], [1.25, 1.25]) if data.kind == "logic" else None
-    xs, ys, points = figures.grid_points(X_all, GRID, bounds=bounds)
+    xs, ys, points = figures.data_plane(data, GRID)
     logic = data.kind == "logic"          # its test set is its training set
     fig = figures.decision_boundary(xs, ys, tr.predict(points), data.X_train,
                                     _labels(data, data.Y_train), None if logic else data.X_test,

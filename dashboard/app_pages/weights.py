@@ -1,8 +1,8 @@
 """Weights page: every layer's weights as heatmaps, scrubbed through the epochs."""
-import numpy as np
 import streamlit as st
 
 from dashboard import controls, figures
+from nncore import predict
 
 VIEWS = ["Weights", "Change since previous epoch (ΔW)"]
 UNIT_GRID = 40       # points per side of each hidden unit's map
@@ -58,13 +58,11 @@ def _output_names(tr):
     return [str(c) for c in data.class_names]
 
 
-def _unit_maps(tr, layers, epoch):
+def _unit_maps(tr, epoch):
     """2-D data: each hidden unit's output over the plane, at the epoch shown."""
-    data = tr.data
-    X_all = np.r_[data.X_train, data.X_test]
-    bounds = ([-0.25, -0.25], [1.25, 1.25]) if data.kind == "logic" else None
-    xs, ys, points = figures.grid_points(X_all, UNIT_GRID, bounds=bounds)
-    outputs = figures.hidden_outputs(layers, tr.network.activations, points)
+    xs, ys, points = figures.data_plane(tr.data, UNIT_GRID)
+    net, _ = predict.network_at(tr, epoch)
+    outputs = [a for _, a in net.layer_outputs(points)[:-1]]
     st.plotly_chart(figures.unit_maps(xs, ys, outputs, tr.network.activations, epoch),
                     key="chart_unit_maps")
     st.caption("Each square is one hidden unit's output over the same plane as the Train page's "
@@ -122,7 +120,7 @@ def body(tr):
                                   value=value)
         st.plotly_chart(fig, key="chart_units")
     if tr.data.n_in == 2 and len(tr.network.layers) > 1:
-        _unit_maps(tr, mats if ss["w_view"] == VIEWS[0] else _layers(tr, epoch), epoch)
+        _unit_maps(tr, epoch)
     stored = tr.history.grads.get(epoch)   # runs loaded from a file keep only the latest
     grads = (tr.network.unflatten(stored) if stored is not None
              else [(None, None)] * len(tr.network.layers))
