@@ -20,7 +20,6 @@ import glob
 import logging
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -68,22 +67,10 @@ def path_for(session_id: str, folder: str) -> str:
 
 
 def save(trainer, path) -> int:
-    """Write ``trainer`` to ``path`` atomically (temporary file, fsync, rename); return
-    the bytes written. Compact, latest epoch only: exact to resume, small to write."""
-    data = snapshot.dumps(trainer, epochs="latest", readable=False, compress=False)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return len(data)
+    """Write ``trainer`` to ``path`` atomically (``snapshot.save``); return the bytes
+    written. Compact, latest epoch only: exact to resume, small to write."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return snapshot.save(trainer, path, epochs="latest", readable=False, compress=False)
 
 
 def read(path, lim=None):

@@ -140,7 +140,8 @@ def dumps(trainer, epochs="all", readable=False, compress=False) -> bytes:
 
 
 def save(trainer, path, epochs="all", readable=False, compress=None) -> int:
-    """Write the run to ``path`` (atomically: a temporary file, then a rename).
+    """Write the run to ``path`` atomically (a temporary file flushed to disk, then a
+    rename: a crash leaves the old file or the new one, never half of one).
     ``compress=None`` gzips when the name ends in ``.gz``. Returns the bytes written."""
     path = os.fspath(path)
     if compress is None:
@@ -150,6 +151,8 @@ def save(trainer, path, epochs="all", readable=False, compress=None) -> int:
     try:
         with open(tmp, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
