@@ -25,6 +25,7 @@ import numpy as np
 import streamlit as st
 
 from nncore import Diverged, RunConfig, Trainer, load_dataset
+from nncore.network import count_params
 from nncore.presets import default_config
 from nncore.snapshot import PATH_OPTIONS
 from nncore.trainer import SOFT_SETTINGS
@@ -82,10 +83,6 @@ def init_session():
 def shape_text(sizes) -> str:
     """``[784, 128, 10]`` -> ``"784-128-10"``."""
     return "-".join(str(s) for s in sizes)
-
-
-def count_params(sizes, biases=True) -> int:
-    return sum(i * o + (o if biases else 0) for i, o in zip(sizes, sizes[1:]))
 
 
 class _SharedData:

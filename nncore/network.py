@@ -30,6 +30,12 @@ def check_sizes(sizes) -> list[int]:
     return [int(s) for s in sizes]
 
 
+def count_params(sizes, biases=True) -> int:
+    """Weights and biases of a network of ``sizes``; ``biases`` for all layers or per layer."""
+    per_layer = [biases] * (len(sizes) - 1) if isinstance(biases, (bool, np.bool_)) else biases
+    return sum(i * o + (o if b else 0) for i, o, b in zip(sizes, sizes[1:], per_layer))
+
+
 class Dense:
     """One dense layer: ``a = f(x @ W + b)``. Weights and biases are views."""
 
@@ -174,7 +180,7 @@ class Network:
         self.init = check_init(init)
         self.dtype = np.dtype(dtype)
         self.activations, self.use_biases = activations, biases
-        total = sum(i * o + (o if b else 0) for i, o, b in zip(self.sizes, self.sizes[1:], biases))
+        total = count_params(self.sizes, biases)
         self.params = np.zeros(total, self.dtype)
         self.grads = np.zeros(total, self.dtype)
         self.layers, off = [], 0

@@ -42,8 +42,9 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .config import RunConfig
-from .datasets import get_spec, load_dataset
+from .config import RunConfig, _is_int
+from .datasets import Dataset, get_spec, load_dataset
+from .network import DTYPES, count_params
 from .optimizers import make_optimizer
 from .trainer import EpochRecord, Trainer
 
@@ -54,7 +55,6 @@ MAX_DEPTH = 32
 MAX_CONTAINERS = DEFAULT_MAX_BYTES // 50
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",
                            "training-state.v1.schema.json")
-DTYPES = ("float32", "float64")
 FILTERS = ("xor-previous", "shuffle", "zlib")
 SMALL = 256                      # arrays smaller than this are written without filters
 # RunConfig's fields in format v1: a v1 file must carry all of them (fields added to
@@ -82,7 +82,7 @@ class SnapshotError(ValueError):
 def data_fingerprint(data) -> str:
     """``sha256:<hex>`` of a Dataset's four arrays (dtype, shape and bytes)."""
     h = hashlib.sha256()
-    for name in ("X_train", "Y_train", "X_test", "Y_test"):
+    for name in Dataset.ARRAYS:
         a = np.ascontiguousarray(getattr(data, name))
         h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
         h.update(a.reshape(-1).view(np.uint8).data if a.size else b"")
@@ -737,7 +737,7 @@ class _Reader:
         dtype = _opt(d, "dtype", "network", str, cfg.dtype)
         if dtype != cfg.dtype:
             raise SnapshotError(f"network.dtype: {dtype!r} differs from config.dtype {cfg.dtype!r}")
-        n = sum(i * o + (o if b else 0) for i, o, b in zip(sizes, sizes[1:], biases))
+        n = count_params(sizes, biases)
         if "n_params" in d and d["n_params"] != n:
             raise SnapshotError(f"network.n_params: the sizes give {n}, got {_short(d['n_params'])}")
         return sizes, acts, biases
@@ -1041,10 +1041,6 @@ def _kind(v):
         return "true/false"
     return {str: "text", int: "a number", float: "a number", list: "an array", dict: "an object",
             type(None): "null"}.get(type(v), type(v).__name__)
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _join(path, key):
