@@ -36,7 +36,7 @@ except Exception as exc:          # the safety net: a short message, details in 
 if state.LIMITS.hosted:
     with st.sidebar.expander("Limits of this demo", icon=":material/speed:"):
         st.caption("\n".join(f"- {line}" for line in state.LIMITS.describe()))
-checkpoint.offer_resume()         # local mode: a run interrupted by a crash can be resumed
+checkpoint.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
 try:
     page.run()
 except Exception as exc:

@@ -147,7 +147,7 @@ def _session_id():
     return getattr(ctx, "session_id", None) or "local"
 
 
-def after_epoch(trainer, final=False):
+def after_epoch(trainer, final=False, lim=None):
     """Checkpoint the session's run after a completed epoch (local mode only).
 
     Within one click epochs are written at most every ``MIN_INTERVAL_S`` and so that
@@ -156,7 +156,7 @@ def after_epoch(trainer, final=False):
     shown: training goes on.
     """
     import streamlit as st
-    lim = limits.current()
+    lim = lim or limits.current()
     if not lim.checkpoints or trainer.epoch == 0:
         return
     ss = st.session_state
@@ -176,11 +176,11 @@ def after_epoch(trainer, final=False):
         log.warning("checkpoint not written: %s", exc)
 
 
-def _find_offer():
+def _find_offer(lim):
     """The newest loadable checkpoint of an earlier server process, as (Checkpoint, line)."""
     for c in orphans(runs_dir())[:3]:
         try:
-            snap = read(c.path)
+            snap = read(c.path, lim)
         except Exception as exc:
             log.warning("checkpoint %s cannot be offered: %s", c.path, exc)
             continue
@@ -191,13 +191,13 @@ def _find_offer():
     return None
 
 
-def _resume(path):
+def _resume(path, lim):
     import streamlit as st
     from dashboard import state
     ss = st.session_state
     ss[OFFER] = None
     try:
-        trainer = load(path)
+        trainer = load(path, lim)
         adopt(path, path_for(_session_id(), runs_dir()), trainer)
     except Exception as exc:
         log.warning("resume of %s failed", path, exc_info=exc)
@@ -214,17 +214,18 @@ def _dismiss():
     st.session_state[OFFER] = None
 
 
-def offer_resume():
+def offer_resume(lim=None):
     """In local mode, once per session: if an earlier server left a run, show a banner
     offering to resume it (Resume / Dismiss)."""
     import streamlit as st
-    if not limits.current().checkpoints:
+    lim = lim or limits.current()
+    if not lim.checkpoints:
         return
     ss = st.session_state
     if not ss.get(OFFERED):
         ss[OFFERED] = True
         try:
-            ss[OFFER] = _find_offer()
+            ss[OFFER] = _find_offer(lim)
         except Exception as exc:
             log.warning("looking for checkpoints failed: %s", exc)
             ss[OFFER] = None
@@ -238,7 +239,7 @@ def offer_resume():
     with st.container(border=True, key="resume_banner"):
         st.markdown(f":material/history: **An interrupted run can be resumed:** {line}.")
         c = st.columns([1, 1, 4])
-        c[0].button("Resume", key="btn_resume", type="primary", on_click=_resume, args=(ckpt.path,),
+        c[0].button("Resume", key="btn_resume", type="primary", on_click=_resume, args=(ckpt.path, lim),
                     icon=":material/play_arrow:", width="stretch")
         c[1].button("Dismiss", key="btn_dismiss", on_click=_dismiss, width="stretch",
                     help="Keep the current run; the interrupted one stays on disk "

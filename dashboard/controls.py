@@ -96,7 +96,7 @@ def _running_panel(body):
     if ss[state.LEFT] > 0:
         per_frame = max(1, math.ceil(ss[state.TOTAL] / FRAMES))
         done = state.train_epochs(min(ss[state.LEFT], per_frame), budget_s=SLICE_S)
-        ss[state.LEFT] = max(0, ss[state.LEFT] - done) if ss[state.LEFT] else 0
+        ss[state.LEFT] = max(0, ss[state.LEFT] - done)
     if ss[state.LEFT] == 0:                  # finished or stopped: back to the idle panel
         st.rerun()
     _panel(body, running=True)

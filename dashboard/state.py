@@ -326,7 +326,7 @@ def train_epochs(n=1, budget_s=None) -> int:
             ss[LEFT] = 0
             break
         done += 1
-        checkpoint.after_epoch(tr)         # local mode: crash-safe, at most every 0.25 s
+        checkpoint.after_epoch(tr, lim=LIMITS)   # local mode: crash-safe, at most every 0.25 s
         target = tr.config.target_loss
         if target is not None and tr.records[-1].train_loss <= target:
             ss[NOTICE] = (f"Reached the target loss {target:g} at epoch {tr.epoch} "
@@ -336,7 +336,7 @@ def train_epochs(n=1, budget_s=None) -> int:
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
     if done:
-        checkpoint.after_epoch(tr, final=True)
+        checkpoint.after_epoch(tr, final=True, lim=LIMITS)
     return done
 
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, limits
+from dashboard import controls, figures, state
 from dashboard import prediction_figures as pf
 from nncore import predict
 from nncore.trainer import correct_rows
@@ -482,7 +482,7 @@ def _your_images(tr, net, epoch):
     except ValueError as exc:
         _no_image_network(exc)
         return
-    lim = limits.current()
+    lim = state.LIMITS
     notes = [f"Predictions of the network at epoch **{epoch}**."]
     if spec.dataset.startswith("fashion"):
         notes.append("Uploads are prepared the MNIST way (centred, fitted into 20×20, strokes "
