@@ -24,11 +24,11 @@ import time
 import numpy as np
 import streamlit as st
 
-from nncore import Diverged, RunConfig, Trainer, load_dataset
+from nncore import Diverged, RunConfig, Trainer
 from nncore.network import count_params
 from nncore.presets import default_config
 from nncore.snapshot import PATH_OPTIONS
-from nncore.trainer import SOFT_SETTINGS
+from nncore.trainer import SOFT_SETTINGS, load_run_data
 
 from dashboard import checkpoint, limits
 
@@ -118,11 +118,9 @@ SHARED_DATA = _SharedData()
 def run_data(cfg: RunConfig):
     """The Dataset that ``Trainer(cfg)`` builds (the same seed stream), to check sizes
     before making the network and to share between runs on the same data."""
-    data_ss, _ = np.random.SeedSequence(cfg.seed).spawn(2)
     try:
         limits.check_paths(cfg.dataset, cfg.dataset_options, LIMITS)
-        return SHARED_DATA.get(cfg, lambda: load_dataset(
-            cfg.dataset, cfg.dataset_options, np.random.default_rng(data_ss), cfg.dtype))
+        return SHARED_DATA.get(cfg, lambda: load_run_data(cfg))
     except ValueError as exc:
         raise DataError(str(exc)) from None
     except OSError as exc:

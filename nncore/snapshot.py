@@ -43,10 +43,10 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .config import RunConfig, _is_int
-from .datasets import Dataset, get_spec, load_dataset
+from .datasets import Dataset, get_spec
 from .network import DTYPES, count_params
 from .optimizers import make_optimizer
-from .trainer import EpochRecord, Trainer
+from .trainer import EpochRecord, Trainer, load_run_data
 
 FORMAT = "nncore.training-state"
 VERSION = 1
@@ -437,20 +437,15 @@ class Snapshot:
                                         f"({cfg.dataset}); load it with the command line instead")
         return cfg
 
-    def matches(self, data) -> bool:
-        """True if ``data`` is exactly the data this run trained on."""
-        return (data is not None and data.X_train.dtype == np.dtype(self.config.dtype)
-                and data_fingerprint(data) == self.fingerprint)
-
     def build_data(self, data=None, data_dir=None, allow_paths=True):
         """The run's dataset: ``data`` if it is the same (fingerprint), else rebuilt from
         the config with the run's seed. Raises SnapshotError if it differs."""
         cfg = self.run_config(data_dir, allow_paths)
-        if data is None or not self.matches(data):
-            data_ss = np.random.SeedSequence(cfg.seed).spawn(2)[0]
+        fp = (data_fingerprint(data) if data is not None
+              and data.X_train.dtype == np.dtype(cfg.dtype) else None)
+        if fp != self.fingerprint:
             try:
-                data = load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(data_ss),
-                                    cfg.dtype)
+                data, fp = load_run_data(cfg), None
             except (ValueError, OSError) as exc:
                 raise SnapshotError(f"config.dataset: cannot rebuild {cfg.dataset!r} on this machine "
                                     f"({exc}); the run needs the data it was trained on") from None
@@ -460,7 +455,7 @@ class Snapshot:
         if data.n_out != self.sizes[-1]:
             raise SnapshotError(f"output_neurons.size: the file's network has {self.sizes[-1]} outputs "
                                 f"but the dataset {cfg.dataset!r} has {data.n_out}")
-        fp = data_fingerprint(data)
+        fp = fp or data_fingerprint(data)
         if fp != self.fingerprint:
             shapes = f"{data.X_train.shape[0]} training / {data.X_test.shape[0]} test samples"
             raise SnapshotError(

@@ -26,6 +26,14 @@ def correct_rows(out, Y, target):
     return np.all(np.round(out) == Y, axis=1)
 
 
+def load_run_data(config: RunConfig) -> Dataset:
+    """The dataset a run of ``config`` trains on, drawn from the data stream of its seed
+    (the same arrays every time for the same config)."""
+    data_ss, _ = np.random.SeedSequence(config.seed).spawn(2)
+    return load_dataset(config.dataset, config.dataset_options, np.random.default_rng(data_ss),
+                        config.dtype)
+
+
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the trainer kept its last good weights."""
 
@@ -107,10 +115,9 @@ class Trainer:
     def __init__(self, config: RunConfig, data: Dataset | None = None,
                  history_budget=256 * 2**20):
         self.config = config.validate()
-        data_ss, run_ss = np.random.SeedSequence(config.seed).spawn(2)
+        _, run_ss = np.random.SeedSequence(config.seed).spawn(2)
         if data is None:
-            data = load_dataset(config.dataset, config.dataset_options,
-                                np.random.default_rng(data_ss), config.dtype)
+            data = load_run_data(config)
         self.data = data.astype(config.dtype)
         self.rng = np.random.default_rng(run_ss)
         sizes = [data.n_in, *config.hidden, data.n_out]

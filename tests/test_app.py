@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import figures, state
-from nncore import Trainer, predict
+from nncore import Trainer, load_dataset, predict
 from nncore.presets import default_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -436,7 +436,7 @@ def test_shared_data_keeps_within_its_byte_budget():
     shared = state._SharedData(size=6, max_bytes=10 * 2**20)
     cfg = default_config("mnist_sample", hidden=[8], dataset_options={"limit": 300})
     for seed in range(4):                       # about 3.9 MB each
-        shared.get(cfg.replace(seed=seed), lambda s=seed: state.load_dataset(
+        shared.get(cfg.replace(seed=seed), lambda s=seed: load_dataset(
             "mnist_sample", {"limit": 300}, s))
     assert len(shared.items) == 2
     assert sum(d.nbytes for d in shared.items.values()) <= 10 * 2**20
