@@ -11,32 +11,18 @@ import html
 import math
 
 import numpy as np
-import plotly.graph_objects as go
 from PIL import Image
 
-from dashboard.figures import RIGHT_COLOR, WRONG_COLOR, decision_boundary
-
-VALIDATE = False           # Plotly's validation is slow; the tests build every figure with it on
+from dashboard.figures import (INK, RIGHT_COLOR, WRONG_COLOR, _TEMPLATE, _f32, _figure,
+                               decision_boundary)
 
 TILE_PX = 104              # drawn height of one gallery image, px
 TITLE_PX = 36              # height of the two title lines above each image, px
 NEUTRAL = "#0b6bcb"        # the top guess when the truth is unknown (uploads)
 OTHER = "#b8c0cc"          # the other classes
-INK = [[0.0, "#ffffff"], [1.0, "#000000"]]   # pixel value 0 white paper, 1 black ink
 DIAG_SCALE = [[0.0, "#eaf5ec"], [1.0, RIGHT_COLOR]]
 OFF_SCALE = [[0.0, "#fbe9e9"], [1.0, WRONG_COLOR]]
 ACCURACY_SCALE = [[0.0, WRONG_COLOR], [0.5, "#d4a72c"], [1.0, RIGHT_COLOR]]   # 50% .. 100%
-_TEMPLATE = go.layout.Template()
-
-
-def _f32(a):
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _figure(data, layout):
-    """One go.Figure from plain dicts (incremental ``update_*`` calls cost tens of ms)."""
-    return go.Figure(data=data, layout=layout, _validate=VALIDATE)
-
 
 def _layout(title, height, margin=None, **more):
     m = dict(l=64, r=24, t=56, b=52)

@@ -186,9 +186,13 @@ def labels_of(Y, target="classes"):
 
 def class_names_of(data):
     """One name per class of ``data`` (two for a single binary output)."""
-    if data.target == "binary" and data.n_out == 1:
+    return _class_names(data.target, data.n_out, data.class_names)
+
+
+def _class_names(target, n_out, names):
+    if target == "binary" and n_out == 1:
         return ["0", "1"]
-    return [str(c) for c in data.class_names]
+    return [str(c) for c in names or []] or [str(i) for i in range(n_out)]
 
 
 def can_evaluate(data) -> bool:
@@ -336,11 +340,7 @@ def image_input_of_snapshot(snap) -> ImageInput:
     """:func:`image_input` from a snapshot's ``input_neurons`` / ``output_neurons``."""
     from .datasets import get_spec
     inp, out = snap.input_neurons, snap.output_neurons
-    k = snap.sizes[-1]
-    if out.get("target") == "binary" and k == 1:
-        names = ["0", "1"]
-    else:
-        names = [str(n) for n in (out.get("names") or [])] or [str(i) for i in range(k)]
+    names = _class_names(out.get("target"), snap.sizes[-1], out.get("names"))
     kind = inp.get("kind")
     if not kind:
         try:

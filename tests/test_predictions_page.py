@@ -311,8 +311,9 @@ def test_logic_sets_show_the_truth_table():
 def test_every_figure_is_valid_plotly(monkeypatch):
     import plotly.io as pio
 
+    from dashboard import figures
     from dashboard import prediction_figures as pf
-    monkeypatch.setattr(pf, "VALIDATE", True)
+    monkeypatch.setattr(figures, "VALIDATE", True)     # pf builds its figures with figures._figure
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(10), 20).astype(np.float32)
     top, top_p = predict.top_k(probs, 3)
