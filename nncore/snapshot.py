@@ -170,6 +170,7 @@ def _build(trainer, epochs, enc) -> dict:
     history = dict(trainer.history.weights)   # the arrays are never modified, only replaced
     scratch = net.clone()
     px, py, source = _probe(data)
+    records = [_record_json(r) for r in state["records"]]
     states = []
     for e in chosen:
         flat = state["params"] if e == latest else history[e]
@@ -180,7 +181,7 @@ def _build(trainer, epochs, enc) -> dict:
             layers.append({"weights": enc.array(W, ("weights", i)),
                            "biases": enc.array(b, ("biases", i)) if use_bias else None})
             probe.append({"sum": enc.array(z[0], finite=False), "activation": enc.array(a[0], finite=False)})
-        states.append({"epoch": int(e), "metrics": _record_json(trainer.records[e]),
+        states.append({"epoch": int(e), "metrics": records[e],
                        "layers": layers, "probe": probe})
     opt = state["optimizer"]
     rng = state["rng"]
@@ -205,7 +206,7 @@ def _build(trainer, epochs, enc) -> dict:
         "export": {"epochs": mode, "every": int(epochs) if mode == "every" else None,
                    "history_thinned": int(trainer.history.thinned)},
         "training_states": states,
-        "records": [_record_json(r) for r in trainer.records],
+        "records": records,
         "resume": {
             "epoch": int(latest), "iterations": int(state["iterations"]),
             "stop_reason": state["stop_reason"],
