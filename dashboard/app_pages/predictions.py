@@ -38,6 +38,7 @@ KEEP = {"pred_view": TABS[0], "pred_mistakes": False, "pred_sort": "Data order",
 CACHE = "pred_cache"             # (sha1, fmt) -> preprocessed image or error text
 LAST = "pred_last_upload"        # [(name, cache key)] of the latest upload
 UPLOADS = "pred_upload_n"        # the uploader's key is pred_upload_<n>: a new n empties it
+DIGESTS = "pred_digests"         # file_id -> sha1 of the uploaded files' bytes (hashed once)
 CM_N, CM_SEEN = "pred_cm_n", "pred_cm_seen"
 DETAIL, DETAIL_SEEN = "pred_detail", "pred_detail_seen"   # the sample clicked in the gallery
 
@@ -343,16 +344,18 @@ def _prepare(data, spec, lim):
             _image_bytes(pf.digit_picture(pre.array, 112), "PNG"), pre.steps)
 
 
-def _cached(datas, spec, lim):
-    """Preprocess each file once per session (two at a time); returns their cache keys."""
+def _cached(sources, spec, lim):
+    """Preprocess each file once per session (two at a time); returns their cache keys.
+    ``sources`` are (sha1 hex digest, function giving the bytes): the bytes are only read
+    for files not prepared yet."""
     cache = st.session_state[CACHE]
-    keys = [(hashlib.sha1(d).hexdigest(), spec.fmt) for d in datas]
-    todo = {k: d for k, d in zip(keys, datas) if k not in cache}
+    keys = [(digest, spec.fmt) for digest, _ in sources]
+    todo = {k: read for k, (_, read) in zip(keys, sources) if k not in cache}
     if len(todo) > 1:
         with ThreadPoolExecutor(max_workers=2) as pool:   # decoding and NumPy release the GIL
-            done = dict(zip(todo, pool.map(lambda d: _prepare(d, spec, lim), todo.values())))
+            done = dict(zip(todo, pool.map(lambda read: _prepare(read(), spec, lim), todo.values())))
     else:
-        done = {k: _prepare(d, spec, lim) for k, d in todo.items()}
+        done = {k: _prepare(read(), spec, lim) for k, read in todo.items()}
     cache.update(done)
     for k in keys:                     # the newest last, so that they are dropped last
         cache[k] = cache.pop(k)
@@ -438,7 +441,11 @@ def _uploads(net, spec, lim):
             st.warning(f"{len(files)} files uploaded: only the first {lim.max_images} are read.",
                        icon=":material/warning:")
             files = files[:lim.max_images]
-        ss[LAST] = list(zip([f.name for f in files], _cached([f.getvalue() for f in files], spec, lim)))
+        known = ss.get(DIGESTS, {})    # a rerun (every epoch while training) re-hashes nothing
+        ss[DIGESTS] = {f.file_id: known.get(f.file_id) or hashlib.sha1(f.getvalue()).hexdigest()
+                       for f in files}
+        sources = [(ss[DIGESTS][f.file_id], f.getvalue) for f in files]
+        ss[LAST] = list(zip([f.name for f in files], _cached(sources, spec, lim)))
     elif had_widget:                   # the user removed the files
         ss[LAST] = []
     named = [(n, k) for n, k in ss[LAST] if k[1] == spec.fmt]
@@ -460,7 +467,7 @@ def _canvas(net, spec, lim):
         st.caption("Draw with the mouse or a finger; the drawing goes through the same "
                    "preparation as an uploaded photo. The bin icon clears it.")
         return
-    key, = _cached([data], spec, lim)
+    key, = _cached([(hashlib.sha1(data).hexdigest(), lambda: data)], spec, lim)
     (_, entry, probs), = _predict_keys(net, spec, [("drawing", key)])
     if isinstance(entry, str):
         if entry == NO_INK:
