@@ -32,9 +32,6 @@ TABS = ["Test samples", "Your images"]
 ANY = "Any"
 SORTS = {"Data order": "index", "Most confident first": "most", "Least confident first": "least"}
 THUMB = 256                      # px, longest side of the kept copy of an uploaded image
-# Widget values kept while another page is shown (Streamlit forgets unrendered widgets).
-KEEP = {"pred_view": TABS[0], "pred_mistakes": False, "pred_sort": "Data order",
-        "pred_true": ANY, "pred_guess": ANY}
 CACHE = "pred_cache"             # (sha1, fmt) -> preprocessed image or error text
 LAST = "pred_last_upload"        # [(name, cache key)] of the latest upload
 UPLOADS = "pred_upload_n"        # the uploader's key is pred_upload_<n>: a new n empties it
@@ -45,12 +42,9 @@ DETAIL, DETAIL_SEEN = "pred_detail", "pred_detail_seen"   # the sample clicked i
 
 # -- widget state --------------------------------------------------------------------------
 def _restore():
+    """Defaults of the page's own state (its widgets' values are kept across pages by
+    ``state.PAGE_WIDGETS``)."""
     ss = st.session_state
-    for key, default in KEEP.items():
-        if key in ss:                  # drawn in the last run: remember its value
-            ss["_kept_" + key] = ss[key]
-        else:                          # back from another page: Streamlit forgot it
-            ss[key] = ss.get("_kept_" + key, default)
     ss.setdefault(CM_N, 0)
     ss.setdefault(CM_SEEN, None)
     ss.setdefault(DETAIL, None)
@@ -60,18 +54,8 @@ def _restore():
     ss.setdefault(UPLOADS, 0)
 
 
-def _remember(key):
-    st.session_state["_kept_" + key] = st.session_state[key]
-
-
-def _set(key, value):
-    st.session_state[key] = value
-    st.session_state["_kept_" + key] = value
-
-
 def _filters_changed(key):
     """A filter widget changed: back to page 1; a class filter drops the matrix's selection."""
-    _remember(key)
     st.session_state["_kept_pred_page"] = 1
     st.session_state[DETAIL] = None
     if key in ("pred_true", "pred_guess"):
@@ -105,10 +89,9 @@ def _apply_matrix_selection(names):
     ss[CM_SEEN] = cell
     if cell is None or max(cell) >= len(names):
         return
-    _set("pred_true", names[cell[0]])
-    _set("pred_guess", names[cell[1]])
+    ss["pred_true"], ss["pred_guess"] = names[cell[0]], names[cell[1]]
     if cell[0] == cell[1]:
-        _set("pred_mistakes", False)   # a diagonal cell holds only right answers
+        ss["pred_mistakes"] = False    # a diagonal cell holds only right answers
     ss["_kept_pred_page"] = 1
     ss[DETAIL] = None
 
@@ -151,9 +134,9 @@ def _filter_widgets(ev):
     options = _class_options(ev)
     for key in ("pred_true", "pred_guess"):
         if ss.get(key) not in options:
-            _set(key, ANY)
+            ss[key] = ANY
     if ss.get("pred_sort") not in SORTS:
-        _set("pred_sort", "Data order")
+        ss["pred_sort"] = "Data order"
     c = st.columns([1.4, 1.6, 1, 1], vertical_alignment="bottom")
     c[0].toggle("Mistakes only", key="pred_mistakes", on_change=_filters_changed,
                 args=("pred_mistakes",))
@@ -510,7 +493,7 @@ def body(tr):
     _restore()
     epoch = controls.epoch_slider(tr)
     net, epoch = predict.network_at(tr, epoch)
-    tabs = st.tabs(TABS, key="pred_view", on_change=_remember, args=("pred_view",))
+    tabs = st.tabs(TABS, key="pred_view", on_change="rerun")
     if tabs[0].open:
         with tabs[0]:
             _test_samples(tr, net, epoch)
