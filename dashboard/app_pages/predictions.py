@@ -164,26 +164,25 @@ def _describe_filter(n, t, g, names, part):
     return f"{n:,} {what}"
 
 
-def _pager(n):
-    """Page numbers under the gallery; returns (page, n_pages). The widget's key names the
-    filters, so that new filters start on page 1 (and the page is kept across page switches)."""
+def _pager(idx):
+    """Page numbers under the gallery; returns ``predict.page_of`` of the chosen page. The
+    widget's key names the filters, so that new filters start on page 1 (and the page is
+    kept across page switches)."""
     ss = st.session_state
-    n_pages = max(1, -(-n // PER_PAGE))
-    page = min(max(1, int(ss.get("_kept_pred_page", 1))), n_pages)
+    _, page, n_pages = predict.page_of(idx, ss.get("_kept_pred_page", 1), PER_PAGE)
     if n_pages > 1:
         sig = "_".join(str(ss[k]) for k in ("pred_mistakes", "pred_sort", "pred_true", "pred_guess"))
         page = st.pagination(n_pages, default=page, key=f"pred_page_{zlib.crc32(sig.encode()):08x}_{n_pages}",
                              max_visible_pages=9)
     ss["_kept_pred_page"] = page
-    return page, n_pages
+    return predict.page_of(idx, page, PER_PAGE)
 
 
 def _gallery(tr, ev, X, idx, epoch, part):
     ss = st.session_state
     data = tr.data
     box = st.container()
-    page, n_pages = _pager(len(idx))
-    shown, page, n_pages = predict.page_of(idx, page, PER_PAGE)
+    shown, page, n_pages = _pager(idx)
     with box:
         if not len(shown):
             st.info("No samples match these filters.", icon=":material/filter_alt_off:")
