@@ -8,7 +8,9 @@ the same arrays, when it is importable (``pip install torch==2.13.0``; it is nev
 the app), twice: with ``torch.optim.Adam(params, lr)`` as it runs on CPU unless told otherwise
 (its for-loop implementation; the target is checked against this one) and with ``fused=True``,
 PyTorch's fastest Adam on CPU (``--torch-adam`` picks others). The contenders take turns epoch by
-epoch in this one process, and the figures are medians over epochs: two-thread timings on a small VM are noisy and sometimes bimodal.
+epoch in this one process (six epochs each by default), and the figures are medians over epochs:
+two-thread timings on a small VM are noisy and sometimes bimodal (single epochs of the same code
+differ by up to 2x here), so the spread of the per-epoch ratios is printed beside their median.
 
 Measure with the two OpenBLAS variables unset **in this command only**. Some machines set
 ``OPENBLAS_CORETYPE=Haswell`` (older OpenBLAS builds crash without it), which makes a current
@@ -266,7 +268,7 @@ def make_torch(data, weights, args, lr_at):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=None, help="epochs per contender (default 3; "
+    p.add_argument("--epochs", type=int, default=None, help="epochs per contender (default 6; "
                    "10 with --accuracy)")
     p.add_argument("--accuracy", action="store_true",
                    help=f"train 10 epochs and check test accuracy >= {ACCURACY_TARGET:.1%}")
@@ -286,7 +288,7 @@ def main(argv=None):
     p.add_argument("--pause", type=float, default=0.3,
                    help="seconds of rest between contenders, so idle BLAS/OpenMP threads sleep")
     args = p.parse_args(argv)
-    epochs = args.epochs or (10 if args.accuracy else 3)
+    epochs = args.epochs or (10 if args.accuracy else 6)
     if epochs < 1:
         p.error("--epochs must be at least 1")
 
@@ -371,8 +373,9 @@ def main(argv=None):
         ratio = med("ratio " + t.name)
         verdict = (f"target >= {THROUGHPUT_TARGET}x: {'met' if ratio >= THROUGHPUT_TARGET else 'NOT met'}"
                    if i == 0 else "for comparison")
+        spread = sorted(r["ratio " + t.name] for r in use)
         print(f"  throughput nncore / {t.name}: {ratio:.2f}x (ratio{i + 1}: median of per-epoch "
-              f"ratios; {verdict})")
+              f"ratios, which ranged {spread[0]:.2f}-{spread[-1]:.2f}x; {verdict})")
     gflops = flops_epoch / med("nncore", 0) / 1e9
     share, peak = med("share"), med("peak")
     sq_n = max(sq, key=sq.get)
