@@ -18,6 +18,8 @@ import functools
 import os
 from dataclasses import dataclass, replace
 
+from nncore.snapshot import size_text
+
 PATH_OPTIONS = ("path", "data_dir")     # dataset options that read the server's files
 
 
@@ -45,18 +47,14 @@ class Limits:
                  f"{self.max_total_epochs:,} epochs per run",
                  f"{self.max_train_samples:,} training samples per dataset, "
                  f"{self.max_epoch_samples:,} samples per epoch (samples × passes per epoch)",
-                 f"{mb(self.history_bytes)} of weight history per session: older epochs are "
+                 f"{size_text(self.history_bytes)} of weight history per session: older epochs are "
                  "thinned (every other one dropped; their curves stay)",
-                 f"images up to {mb(self.max_upload_bytes)} and "
+                 f"images up to {size_text(self.max_upload_bytes)} and "
                  f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload",
-                 f"training-state files up to {mb(self.max_snapshot_bytes)}"]
+                 f"training-state files up to {size_text(self.max_snapshot_bytes)}"]
         if not self.allow_paths:
             lines.append("no datasets read from the server's files (CSV path, IDX folder)")
         return lines
-
-
-def mb(n) -> str:
-    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n / 1024:,.0f} KB"
 
 
 LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,

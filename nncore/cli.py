@@ -200,7 +200,7 @@ def cmd_train(a):
             size = snapshot.save(trainer, a.export, epochs=keep, readable=a.readable)
         except OSError as exc:
             raise CliError(f"cannot write {a.export}: {exc.strerror or exc}") from None
-        print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({size / 2**20:.2f} MB)",
+        print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({snapshot.size_text(size)})",
               file=sys.stderr if a.json else sys.stdout, flush=True)
     return code
 

@@ -404,7 +404,7 @@ class Snapshot:
         s, cfg = self.summary(), self.config
         stored = s["stored_epochs"]
         kind = f"{self.encoding}{', gzip' if self.compressed else ''}"
-        size = f", {_mb(self.file_bytes)}" if self.file_bytes is not None else ""
+        size = f", {size_text(self.file_bytes)}" if self.file_bytes is not None else ""
         batch = f"{cfg.batch} {cfg.batch_size}" if cfg.batch == "mini" else cfg.batch
         lines = [
             f"training state v{VERSION} ({kind}{size})",
@@ -501,7 +501,7 @@ def loads(raw, max_bytes=DEFAULT_MAX_BYTES) -> Snapshot:
     raw = bytes(raw)
     size = len(raw)
     if size > max_bytes:
-        raise SnapshotError(f"the file is {_mb(size)}; the limit is {_mb(max_bytes)}")
+        raise SnapshotError(f"the file is {size_text(size)}; the limit is {size_text(max_bytes)}")
     compressed = raw[:2] == b"\x1f\x8b"
     if compressed:
         raw = _gunzip(raw, max_bytes)
@@ -522,7 +522,7 @@ def load(source, max_bytes=DEFAULT_MAX_BYTES) -> Snapshot:
         except OSError as exc:
             raise SnapshotError(f"cannot read the file: {exc.strerror or exc}") from None
     if len(raw) > max_bytes:
-        raise SnapshotError(f"the file is larger than the limit of {_mb(max_bytes)}")
+        raise SnapshotError(f"the file is larger than the limit of {size_text(max_bytes)}")
     return loads(raw, max_bytes)
 
 
@@ -543,7 +543,7 @@ def _gunzip(raw, max_bytes):
             total += len(chunk)
             out.append(chunk)
             if total > max_bytes or d.unconsumed_tail:
-                raise SnapshotError(f"the file decompresses to more than the limit of {_mb(max_bytes)}")
+                raise SnapshotError(f"the file decompresses to more than the limit of {size_text(max_bytes)}")
             if not d.eof:
                 raise SnapshotError("the file is not valid gzip: it ends early (truncated)")
             rest = d.unused_data
@@ -684,7 +684,7 @@ class _Reader:
         need = n_arrays * self.n_params * self.dtype.itemsize
         if need > self.max_bytes:
             raise SnapshotError(f"training_states: {len(states_doc)} states of {self.n_params:,} parameters "
-                                f"need {_mb(need)} in memory; the limit is {_mb(self.max_bytes)}")
+                                f"need {size_text(need)} in memory; the limit is {size_text(self.max_bytes)}")
 
         self.payloads = self._predecode(states_doc, resume_doc, opt_state_doc, sizes, biases)
         probe_doc = _get(doc, "probe", "", dict)
@@ -1120,8 +1120,10 @@ def _fmt(v):
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
 
 
-def _mb(n):
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} KB"
+def size_text(n) -> str:
+    """A byte count for people: '340 KB', '1.5 MB', '20 MB' (MB from a tenth of one up)."""
+    v, unit = (n / 2**20, "MB") if n >= 0.1 * 2**20 else (n / 1024, "KB")
+    return f"{v:,.1f}".removesuffix(".0") + " " + unit
 
 
 def _epoch_list(epochs):

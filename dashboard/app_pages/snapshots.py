@@ -25,8 +25,8 @@ def _exporter(trainer, epochs, readable, compress):
 def _size_text(tr, epochs, n_states, readable, compress):
     """The file's size: exact for small runs (made now, in milliseconds), else estimated."""
     if n_states * tr.network.n_params <= 200_000:
-        return _mb(len(snapshot.dumps(tr, epochs=epochs, readable=readable, compress=compress)))
-    return "about " + _mb(_estimate(tr, n_states, readable, compress))
+        return snapshot.size_text(len(snapshot.dumps(tr, epochs=epochs, readable=readable, compress=compress)))
+    return "about " + snapshot.size_text(_estimate(tr, n_states, readable, compress))
 
 
 def _estimate(tr, n_states, readable, compress):
@@ -36,10 +36,6 @@ def _estimate(tr, n_states, readable, compress):
     body = n_states * n * ((13 if item == 4 else 21) if readable else item * 0.98)
     size = body + resume + 400 * len(tr.records) + 2000
     return size * ((0.45 if readable else 0.78) if compress else 1.0)
-
-
-def _mb(n):
-    return f"{n / 2**20:.1f} MB" if n >= 0.1 * 2**20 else f"{n / 1024:.0f} KB"
 
 
 def download_block(tr):
@@ -87,8 +83,8 @@ def _load(upload, lim):
     ss = st.session_state
     try:
         if upload.size > lim.max_snapshot_bytes:
-            raise snapshot.SnapshotError(f"the file is {_mb(upload.size)}; the limit is "
-                                         f"{_mb(lim.max_snapshot_bytes)}")
+            raise snapshot.SnapshotError(f"the file is {snapshot.size_text(upload.size)}; the limit is "
+                                         f"{snapshot.size_text(lim.max_snapshot_bytes)}")
         snap = snapshot.loads(upload.getvalue(), max_bytes=lim.max_snapshot_bytes)
         try:
             limits.check_network(snap.sizes, snap.n_params, lim)
@@ -115,7 +111,7 @@ def _load(upload, lim):
 def _summary_table(s, name):
     rows = [
         ("File", f"{name} ({s['encoding']}{', gzip' if s['compressed'] else ''}, "
-                 f"{_mb(s['file_bytes'] or 0)})"),
+                 f"{snapshot.size_text(s['file_bytes'] or 0)})"),
         ("Data", s["dataset"]),
         ("Network", f"{state.shape_text(s['sizes'])} ({', '.join(s['activations'])}), "
                     f"{s['n_params']:,} parameters"),
@@ -140,7 +136,7 @@ def load_block(lim):
     upload = st.file_uploader(
         "Load training state", type=["json", "gz"], key="snap_upload",
         help=f"A .json or .json.gz file saved on this page or by `python -m nncore train --export`; "
-             f"up to {_mb(lim.max_snapshot_bytes)} uncompressed. The run it holds replaces the "
+             f"up to {snapshot.size_text(lim.max_snapshot_bytes)} uncompressed. The run it holds replaces the "
              "current one only if the whole file is valid.")
     if upload is not None and ss.get(DONE) != upload.file_id:
         ss[DONE] = upload.file_id
