@@ -223,18 +223,18 @@ def _png_uri(rgb):
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names, epoch):
-    """The network's output over the plane with the data on top (TensorFlow Playground style).
+def boundary_field(xs, ys, out, class_names):
+    """The network's output over the plane as one small PNG (a heatmap would cost the
+    browser far more to redraw every epoch): ``(traces, images, colors)``.
 
     ``out`` (len(ys) * len(xs), k) are the outputs on ``grid_points``. Two classes (or one
-    sigmoid output) are drawn as P(last class) from orange to blue; more classes as a blend
-    of the class colours weighted by their probabilities. The field is sent as one small
-    PNG (a heatmap would cost the browser far more to redraw every epoch). ``y_*`` are
-    integer labels; ``X_test`` may be None (nothing held out).
+    sigmoid output) are drawn as P(last class) from orange to blue, with a colour bar (carried
+    by the one trace returned); more classes as a blend of the class colours weighted by their
+    probabilities. ``colors`` are the class colours to draw points with.
     """
     n_x, n_y, k = len(xs), len(ys), out.shape[1]
     dx, dy = xs[1] - xs[0], ys[1] - ys[0]
-    data = []
+    traces = []
     if len(class_names) <= 2:
         colors = BINARY_COLORS
         p = np.clip(out[:, -1].astype(np.float64), 0, 1)[:, None]
@@ -242,7 +242,7 @@ def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names
         rgb = np.where(p < 0.5, stops[0] + (stops[1] - stops[0]) * (p * 2),
                        stops[1] + (stops[2] - stops[1]) * (p * 2 - 1))
         top = class_names[-1]
-        data.append(dict(                       # no points: it only carries the colour bar
+        traces.append(dict(                     # no points: it only carries the colour bar
             type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
             marker=dict(color=[0.0], cmin=0, cmax=1, colorscale=PLAYGROUND, showscale=True,
                         colorbar=dict(title=dict(text=f"P({top})", side="right"), thickness=12))))
@@ -253,6 +253,30 @@ def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names
     img = np.clip(rgb, 0, 255).astype(np.uint8).reshape(n_y, n_x, 3)[::-1]   # row 0 = top
     images = [dict(source=_png_uri(img), xref="x", yref="y", x=xs[0] - dx / 2, y=ys[-1] + dy / 2,
                    sizex=n_x * dx, sizey=n_y * dy, sizing="stretch", layer="below")]
+    return traces, images, colors
+
+
+def boundary_layout(title, xs, ys, images, n_classes):
+    """The square plane of :func:`boundary_field` with its legend below."""
+    dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+    layout = _layout(
+        title, height=440, margin=dict(t=48, b=90, r=90 if n_classes <= 2 else 24),
+        xaxis=_axis("x1", range=[xs[0] - dx / 2, xs[-1] + dx / 2], showgrid=False, zeroline=False,
+                    constrain="domain"),
+        yaxis=_axis("x2", range=[ys[0] - dy / 2, ys[-1] + dy / 2], showgrid=False, zeroline=False,
+                    scaleanchor="x", scaleratio=1, constrain="domain"),
+        images=images)
+    layout["legend"] = dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0.0)
+    return layout
+
+
+def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names, epoch):
+    """The network's output over the plane with the data on top (TensorFlow Playground style).
+
+    ``out``: see :func:`boundary_field`. ``y_*`` are integer labels; ``X_test`` may be None
+    (nothing held out).
+    """
+    data, images, colors = boundary_field(xs, ys, out, class_names)
     parts = [(X_train, y_train, "train", "circle", "white")]
     if X_test is not None:
         parts.append((X_test, y_test, "test", "diamond", "#222"))
@@ -270,16 +294,8 @@ def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names
                             line=dict(color=line, width=1)),
                 hovertemplate=f"{part}: {cname}<br>x1 %{{x:.2f}}, x2 %{{y:.2f}}<extra></extra>"))
     marks = "train ●, test ◆" if X_test is not None else "the data ●"
-    layout = _layout(
-        f"Decision boundary at epoch {epoch} ({marks})", height=440,
-        margin=dict(t=48, b=90, r=90 if len(class_names) <= 2 else 24),
-        xaxis=_axis("x1", range=[xs[0] - dx / 2, xs[-1] + dx / 2], showgrid=False, zeroline=False,
-                    constrain="domain"),
-        yaxis=_axis("x2", range=[ys[0] - dy / 2, ys[-1] + dy / 2], showgrid=False, zeroline=False,
-                    scaleanchor="x", scaleratio=1, constrain="domain"),
-        images=images)
-    layout["legend"] = dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0.0)
-    return _figure(data, layout)
+    return _figure(data, boundary_layout(f"Decision boundary at epoch {epoch} ({marks})", xs, ys,
+                                         images, len(class_names)))
 
 
 GRAPH_MAX_UNITS = 32       # network diagrams are drawn for layers up to this wide

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from dashboard.figures import (INK, RIGHT_COLOR, WRONG_COLOR, _TEMPLATE, _f32, _figure,
-                               decision_boundary)
+                               boundary_field, boundary_layout)
 
 TILE_PX = 104              # drawn height of one gallery image, px
 TITLE_PX = 36              # height of the two title lines above each image, px
@@ -295,11 +295,9 @@ def boundary_right_wrong(xs, ys, out, X, labels, guesses, probs, class_names, ep
     ``figures.grid_points``); ``X`` (n, 2) test points; ``probs`` (n,) probability of
     each point's top guess.
     """
-    none = np.zeros((0, 2), np.float32), np.zeros(0, np.int64)
-    base = decision_boundary(xs, ys, out, *none, None, None, class_names, epoch)
+    data, images, _ = boundary_field(xs, ys, out, class_names)
     labels, guesses = np.asarray(labels), np.asarray(guesses)
     right = labels == guesses
-    data = [t for t in base.data if t.type != "scatter"]
     for mask, name, symbol, color, size in ((right, "right", "circle", RIGHT_COLOR, 8),
                                             (~right, "wrong", "x", WRONG_COLOR, 11)):
         if not mask.any():
@@ -311,10 +309,8 @@ def boundary_right_wrong(xs, ys, out, X, labels, guesses, probs, class_names, ep
                          marker=dict(symbol=symbol, size=size, color=color,
                                      line=dict(color="white", width=1)),
                          hovertemplate="%{hovertext}<br>x1 %{x:.2f}, x2 %{y:.2f}<extra></extra>"))
-    layout = base.layout.to_plotly_json()
-    layout["title"] = dict(text=f"Epoch {epoch}: right ● and wrong ✕ on the decision boundary",
-                           x=0.0, xanchor="left", xref="paper",
-                           font=dict(size=15))
+    layout = boundary_layout(f"Epoch {epoch}: right ● and wrong ✕ on the decision boundary", xs, ys,
+                             images, len(class_names))
     layout["showlegend"] = True
     return _figure(data, layout)
 

@@ -341,6 +341,10 @@ def test_every_figure_is_valid_plotly(monkeypatch):
     ]
     for fig in figs:
         pio.to_json(fig, validate=True)
+    # right and wrong points on the boundary: one trace each; two classes keep the P() colour bar
+    three, two = (f.to_plotly_json()["data"] for f in figs[-2:])
+    assert [t["name"].split()[0] for t in three] == ["right", "wrong"]
+    assert two[0]["marker"]["showscale"] and [t["name"].split()[0] for t in two[1:]] == ["right", "wrong"]
     strip = pf.probability_strip(probs[0], ["<b>x</b>", *names[1:]])
     assert strip.count('class="nn-pcol"') == 10 and "<b>x</b>" not in strip   # names escaped
 
