@@ -206,14 +206,20 @@ def grid_points(X, n=100, pad=0.1, bounds=None):
 
 
 LOGIC_BOUNDS = ([-0.25, -0.25], [1.25, 1.25])   # a logic table's plane: its 0/1 corners
+FEATURE_LABELS = {"x1": "x1", "x2": "x2", "x1^2": "x1²", "x2^2": "x2²", "x1*x2": "x1·x2",
+                  "sin(x1)": "sin x1", "sin(x2)": "sin x2"}      # nncore.datasets.FEATURES
 
 
 def data_plane(data, n):
-    """``grid_points`` over a 2-D dataset: around all its points (train and test), or the
-    unit square with a margin for a logic table."""
+    """``grid_points`` over the plane of a 2-D dataset (``data.on_plane``): around all its
+    points (train and test), or the unit square with a margin for a logic table.
+    Returns ``xs``, ``ys`` and the network's inputs at the grid points (the points
+    themselves, or the features the data's inputs are made of)."""
     if data.kind == "logic":
-        return grid_points(data.X_train, n, bounds=LOGIC_BOUNDS)
-    return grid_points(np.r_[data.X_train, data.X_test], n)
+        xs, ys, points = grid_points(data.P_train, n, bounds=LOGIC_BOUNDS)
+    else:
+        xs, ys, points = grid_points(np.r_[data.P_train, data.P_test], n)
+    return xs, ys, data.plane_inputs(points)
 
 
 def _png_uri(rgb):

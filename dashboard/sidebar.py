@@ -14,6 +14,7 @@ from nncore.datasets import FASHION_DIRS, MNIST_DIRS, get_spec
 from nncore.presets import PRESETS, default_config, preset_config
 
 from dashboard import state
+from dashboard.figures import FEATURE_LABELS
 
 NO_PRESET = "(none)"
 MAX_LAYERS = 64
@@ -55,7 +56,14 @@ def _option_value(opt, value):
         return int(value)
     if isinstance(opt.default, float):
         return float(value)
+    if opt.choices:                     # a multiselect holds the chosen names as a list
+        return [c for c in str(value).split(",") if c] if isinstance(value, str) else list(value)
     return str(value)
+
+
+def _option_config(opt, value):
+    """A dataset option's widget value as the run's config keeps it."""
+    return ",".join(value) if opt.choices and isinstance(value, list) else value
 
 
 def write_widgets(cfg: RunConfig, activations):
@@ -90,7 +98,8 @@ def read_config(base: RunConfig) -> RunConfig:
     name = ss[K["dataset"]]
     spec = get_spec(name)
     d["dataset"] = name
-    d["dataset_options"] = {k: ss.get(opt_key(name, k), base.dataset_options.get(k, o.default))
+    d["dataset_options"] = {k: _option_config(o, ss.get(opt_key(name, k),
+                                                        base.dataset_options.get(k, o.default)))
                             for k, o in spec.options.items()}
     d["hidden"] = parse_hidden(ss[K["hidden"]])
     d["activations"] = [ss.get(act_key(i), "relu") for i in range(len(d["hidden"]))] + [ss[ACT_OUT]]
@@ -168,6 +177,11 @@ def _dataset_options(name):
         elif isinstance(opt.default, float):
             step = 0.05 if key == "test_fraction" else 0.01
             st.slider(label, float(opt.lo), float(opt.hi), step=step, key=wkey)
+        elif opt.choices:
+            st.multiselect(label, opt.choices, key=wkey, format_func=FEATURE_LABELS.get,
+                           help="What the network is given of each point (x1, x2): add squares, "
+                                "the product or sines to make a pattern easier to separate, as in "
+                                "the TensorFlow Playground.")
         else:
             hint = IDX_HINT.get(name)
             st.text_input(label, key=wkey, placeholder=hint[0] if hint else "",

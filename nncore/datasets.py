@@ -41,8 +41,34 @@ class Dataset:
     image_shape: tuple | None = None
     notes: list = field(default_factory=list)
     augment_shift: int = 0             # random shift in pixels per epoch (images)
+    # 2-D sets (points, two-input tables): the input features computed from each point of
+    # the plane (``FEATURES``), and the points themselves when the inputs are not just them
+    features: tuple | None = None
+    plane: tuple | None = None         # (train points, test points), each (n, 2)
 
     ARRAYS = ("X_train", "Y_train", "X_test", "Y_test")
+
+    @property
+    def on_plane(self):
+        """True for data drawn on the x1-x2 plane (decision boundary, unit maps)."""
+        return self.features is not None
+
+    @property
+    def P_train(self):
+        """Training points on the plane (n, 2): the inputs themselves unless features of
+        them are the inputs."""
+        return self.X_train if self.plane is None else self.plane[0]
+
+    @property
+    def P_test(self):
+        return self.X_test if self.plane is None else self.plane[1]
+
+    def plane_inputs(self, points):
+        """The network inputs of ``points`` (m, 2) on the plane, in this data's dtype."""
+        points = np.asarray(points)
+        if self.plane is None:
+            return points.astype(self.X_train.dtype, copy=False)
+        return make_features(points, self.features).astype(self.X_train.dtype, copy=False)
 
     @property
     def n_in(self):
@@ -61,21 +87,22 @@ class Dataset:
         are, else a new Dataset (the arrays of this one are never changed, so one Dataset
         can serve several runs)."""
         dtype = np.dtype(dtype)
-        if all(getattr(self, k).dtype == dtype and getattr(self, k).flags.c_contiguous
-               for k in self.ARRAYS):
+        arrays = [getattr(self, k) for k in self.ARRAYS] + list(self.plane or ())
+        if all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
             return self
-        return dataclasses.replace(self, **{k: np.ascontiguousarray(getattr(self, k), dtype=dtype)
-                                            for k in self.ARRAYS})
+        plane = self.plane and tuple(np.ascontiguousarray(p, dtype=dtype) for p in self.plane)
+        return dataclasses.replace(self, plane=plane, **{
+            k: np.ascontiguousarray(getattr(self, k), dtype=dtype) for k in self.ARRAYS})
 
     def read_only(self):
         """Lock the arrays against writes (for a Dataset shared between runs); returns self."""
-        for key in self.ARRAYS:
-            getattr(self, key).flags.writeable = False
+        for a in [getattr(self, key) for key in self.ARRAYS] + list(self.plane or ()):
+            a.flags.writeable = False
         return self
 
     @property
     def nbytes(self):
-        return sum(getattr(self, k).nbytes for k in self.ARRAYS)
+        return sum(getattr(self, k).nbytes for k in self.ARRAYS) + sum(a.nbytes for a in self.plane or ())
 
     def augmented(self, rng):
         """Training inputs shifted by up to ``augment_shift`` pixels per sample."""
@@ -104,7 +131,41 @@ class Option:
     help: str
     lo: float | None = None
     hi: float | None = None
-    choices: tuple | None = None
+    choices: tuple | None = None       # with a text default: a comma-separated subset of these
+
+
+# Input features of a point (x1, x2) of the plane, as in the TensorFlow Playground: squares,
+# the product or sines make rings, XOR and spirals separable with fewer hidden units.
+FEATURES = {
+    "x1": lambda x1, x2: x1,
+    "x2": lambda x1, x2: x2,
+    "x1^2": lambda x1, x2: x1 * x1,
+    "x2^2": lambda x1, x2: x2 * x2,
+    "x1*x2": lambda x1, x2: x1 * x2,
+    "sin(x1)": lambda x1, x2: np.sin(x1),
+    "sin(x2)": lambda x1, x2: np.sin(x2),
+}
+PLAIN_FEATURES = ("x1", "x2")
+
+
+def make_features(points, names):
+    """The columns ``names`` (from ``FEATURES``) of points (m, 2) of the plane."""
+    x1, x2 = points[:, 0], points[:, 1]
+    return np.stack([FEATURES[n](x1, x2) for n in names], axis=1)
+
+
+def parse_choices(text, choices, what):
+    """A comma-separated subset of ``choices`` as a tuple in their order; raises naming
+    anything unknown, repeated or an empty choice."""
+    items = [t.strip().replace(" ", "") for t in str(text).split(",") if t.strip()]
+    unknown = [t for t in items if t not in choices]
+    if unknown:
+        raise ValueError(f"{what}: unknown {', '.join(map(repr, unknown))}; valid: {', '.join(choices)}")
+    if not items:
+        raise ValueError(f"{what}: choose at least one of {', '.join(choices)}")
+    if len(set(items)) != len(items):
+        raise ValueError(f"{what}: {text!r} names one of them twice")
+    return tuple(c for c in choices if c in items)
 
 
 @dataclass(frozen=True)
@@ -130,10 +191,21 @@ def _split(X, y, test_fraction, rng):
     return X[tr], y[tr], X[te], y[te]
 
 
+def _on_plane(data, o):
+    """``data`` (2-D inputs) with the features of option ``features`` as its inputs."""
+    names = parse_choices(o.get("features", "x1,x2"), tuple(FEATURES), "features")
+    data.features = names
+    if names != PLAIN_FEATURES:
+        data.plane = (data.X_train, data.X_test)
+        data.X_train, data.X_test = make_features(data.X_train, names), make_features(data.X_test, names)
+        data.notes.append("inputs: " + ", ".join(names))
+    return data
+
+
 def _points(name, X, labels, k, o, rng, notes=()):
     Xtr, ytr, Xte, yte = _split(X, labels, o["test_fraction"], rng)
-    return Dataset(name, Xtr, one_hot(ytr, k), Xte, one_hot(yte, k), "points", "classes",
-                   [f"class {i}" for i in range(k)], notes=list(notes))
+    return _on_plane(Dataset(name, Xtr, one_hot(ytr, k), Xte, one_hot(yte, k), "points", "classes",
+                             [f"class {i}" for i in range(k)], notes=list(notes)), o)
 
 
 # -- toy sets ----------------------------------------------------------------------------
@@ -179,23 +251,24 @@ GATES = {"and": lambda a, b: a & b, "or": lambda a, b: a | b, "nand": lambda a, 
          "nor": lambda a, b: 1 - (a | b), "xnor": lambda a, b: 1 - (a ^ b)}
 
 
-def _table(name, X, Y, note):
+def _table(name, X, Y, note, o=None):
     X, Y = np.asarray(X, float), np.asarray(Y, float).reshape(len(X), -1)
-    return Dataset(name, X, Y, X.copy(), Y.copy(), "logic", "binary",
+    data = Dataset(name, X, Y, X.copy(), Y.copy(), "logic", "binary",
                    [f"output {i}" for i in range(Y.shape[1])],
                    notes=[note, "the test set is the training set: every case of the table"])
+    return data if o is None else _on_plane(data, o)
 
 
 def _xor(o, rng):
     # Tutorial 4's order: [[0,0],[1,1],[0,1],[1,0]] -> [0,0,1,1].
     X = [[0, 0], [1, 1], [0, 1], [1, 0]]
-    return _table("xor", X, [0, 0, 1, 1], "XOR of two inputs")
+    return _table("xor", X, [0, 0, 1, 1], "XOR of two inputs", o)
 
 
 def _gate(name):
     def build(o, rng):
         a, b = _PAIRS.astype(int).T
-        return _table(name, _PAIRS, GATES[name](a, b), f"{name.upper()} of two inputs")
+        return _table(name, _PAIRS, GATES[name](a, b), f"{name.upper()} of two inputs", o)
     return build
 
 
@@ -321,20 +394,25 @@ _LIMIT = Option(0, "training images to use (0 = all)", 0, 1_000_000)
 _BIN = Option(False, "binarise pixels (> 127 becomes 1)")
 _SHIFT = Option(0, "random shift per epoch, in pixels (augmentation)", 0, 4)
 _DIR = Option("", "folder of IDX files (raw or .gz)")
+_FEATURES = Option(",".join(PLAIN_FEATURES), "input features", choices=tuple(FEATURES))
 
 DATASETS = {
-    "xor": Spec(_xor, "XOR, 2 inputs (tutorial 4's table)", "logic", {}),
-    **{g: Spec(_gate(g), f"logic gate {g.upper()}", "logic", {}) for g in GATES},
+    "xor": Spec(_xor, "XOR, 2 inputs (tutorial 4's table)", "logic", {"features": _FEATURES}),
+    **{g: Spec(_gate(g), f"logic gate {g.upper()}", "logic", {"features": _FEATURES}) for g in GATES},
     "xor3": Spec(_xor3, "x XOR y with a constant third input (tutorial 2)", "logic", {}),
     "modified_xor": Spec(_modified_xor, "3 inputs, 2 outputs: [(x^y)^z, x^y] (tutorial 3)", "logic", {}),
     "circles": Spec(_circles, "two concentric rings", "points",
-                    {"n_samples": _N, "noise": _NOISE(0.1), "test_fraction": _TEST(0.3)}),
+                    {"n_samples": _N, "noise": _NOISE(0.1), "test_fraction": _TEST(0.3),
+                     "features": _FEATURES}),
     "spiral": Spec(_spiral, "interleaved spiral arms", "points",
-                   {"n_samples": _N, "noise": _NOISE(0.05), "classes": _K(2, 6), "test_fraction": _TEST(0.3)}),
+                   {"n_samples": _N, "noise": _NOISE(0.05), "classes": _K(2, 6), "test_fraction": _TEST(0.3),
+                    "features": _FEATURES}),
     "blobs": Spec(_blobs, "gaussian blobs, one per class", "points",
-                  {"n_samples": _N, "noise": _NOISE(0.25), "classes": _K(3, 8), "test_fraction": _TEST(0.3)}),
+                  {"n_samples": _N, "noise": _NOISE(0.25), "classes": _K(3, 8), "test_fraction": _TEST(0.3),
+                   "features": _FEATURES}),
     "moons": Spec(_moons, "two interleaving half circles", "points",
-                  {"n_samples": _N, "noise": _NOISE(0.15), "test_fraction": _TEST(0.3)}),
+                  {"n_samples": _N, "noise": _NOISE(0.15), "test_fraction": _TEST(0.3),
+                   "features": _FEATURES}),
     "digits": Spec(_csv_images("digits", "digits_8x8.csv.gz", (8, 8), 16.0, DIGITS,
                                "8x8 handwritten digits (UCI)"), "8x8 digits, 1,797 images", "image",
                    {"test_fraction": _TEST(0.2), "binarize": _BIN, "limit": _LIMIT}),
@@ -383,6 +461,8 @@ def resolve_options(name, options=None) -> dict:
                 raise ValueError(f"{name}: option {key} must be between {opt.lo} and {opt.hi}, got {value}")
         elif not isinstance(value, str):
             raise ValueError(f"{name}: option {key} must be text, got {value!r}")
+        elif opt.choices:
+            value = ",".join(parse_choices(value, opt.choices, f"{name}: option {key}"))
         out[key] = value
     if options:
         valid = ", ".join(spec.options) or "none"

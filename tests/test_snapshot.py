@@ -431,6 +431,7 @@ def test_layer_sizes_that_do_not_match_the_dataset():
     xor = trained(default_config("xor", epochs=10), 2)
     doc = json.loads(snapshot.dumps(xor))
     doc["config"]["dataset"] = "xor3"        # 3 inputs, 1 output: the file's network takes 2
+    doc["config"]["dataset_options"] = {}
     _raises(_doc_bytes(doc), "input_neurons.size: the file's network takes 2 inputs but the dataset 'xor3' has 3")
     m = trained(moons(), 1)
     doc = json.loads(snapshot.dumps(m))

@@ -98,9 +98,11 @@ def _apply_matrix_selection(names):
 
 # -- test samples -----------------------------------------------------------------------------
 def _test_set(data):
+    """Inputs, targets, plane points (2-D data, else None) and the part's name."""
+    plane = data.on_plane
     if len(data.X_test):
-        return data.X_test, data.Y_test, "test"
-    return data.X_train, data.Y_train, "training"
+        return data.X_test, data.Y_test, data.P_test if plane else None, "test"
+    return data.X_train, data.Y_train, data.P_train if plane else None, "training"
 
 
 def _logic(tr, net, epoch):
@@ -111,16 +113,16 @@ def _logic(tr, net, epoch):
                 "rows of the truth table right (each output rounded to 0 or 1).")
     left, mid = st.columns(2)
     with left:
-        st.dataframe(figures.truth_table(data.X_train, data.Y_train, out), hide_index=True,
+        st.dataframe(figures.truth_table(data.P_train, data.Y_train, out), hide_index=True,
                      width="stretch")
-        st.plotly_chart(figures.logic_outputs(data.X_train, data.Y_train, out, epoch),
+        st.plotly_chart(figures.logic_outputs(data.P_train, data.Y_train, out, epoch),
                         key="pred_logic")
     with mid:
-        if data.n_in == 2:
+        if data.on_plane:
             xs, ys, points = figures.data_plane(data, GRID)
             if predict.can_evaluate(data):
                 ev = predict.evaluate(net, data.X_train, data.Y_train, data)
-                fig = pf.boundary_right_wrong(xs, ys, net.predict(points), data.X_train, ev.labels,
+                fig = pf.boundary_right_wrong(xs, ys, net.predict(points), data.P_train, ev.labels,
                                               ev.guesses, ev.confidence, ev.class_names, epoch)
                 st.plotly_chart(fig, key="pred_logic_boundary")
 
@@ -262,7 +264,7 @@ def _test_samples(tr, net, epoch):
     if data.kind == "logic" or not predict.can_evaluate(data):
         _logic(tr, net, epoch)
         return
-    X, Y, part = _test_set(data)
+    X, Y, P, part = _test_set(data)
     ev = predict.evaluate(net, X, Y, data)
     _apply_matrix_selection(list(ev.class_names))
     wrong = int((~ev.correct).sum())
@@ -280,13 +282,13 @@ def _test_samples(tr, net, epoch):
         if data.kind == "image" and data.image_shape:
             _gallery(tr, ev, X, idx, epoch, part)
         else:
-            if data.n_in == 2:
-                xs, ys, points = figures.grid_points(np.r_[data.X_train, X], GRID)
-                st.plotly_chart(pf.boundary_right_wrong(xs, ys, net.predict(points), X[idx],
+            if P is not None:
+                xs, ys, points = figures.data_plane(data, GRID)
+                st.plotly_chart(pf.boundary_right_wrong(xs, ys, net.predict(points), P[idx],
                                                         ev.labels[idx], ev.guesses[idx],
                                                         ev.confidence[idx], ev.class_names, epoch),
                                 key="pred_boundary")
-            _sample_table(ev, X, idx)
+            _sample_table(ev, X if P is None else P, idx)
     with right:
         _matrix(ev, epoch, t, g, part)
 

@@ -19,8 +19,8 @@ def _boundary(tr):
     data = tr.data
     xs, ys, points = figures.data_plane(data, GRID)
     logic = data.kind == "logic"          # its test set is its training set
-    fig = figures.decision_boundary(xs, ys, tr.predict(points), data.X_train,
-                                    _labels(data, data.Y_train), None if logic else data.X_test,
+    fig = figures.decision_boundary(xs, ys, tr.predict(points), data.P_train,
+                                    _labels(data, data.Y_train), None if logic else data.P_test,
                                     None if logic else _labels(data, data.Y_test),
                                     _class_names(data), tr.epoch)
     st.plotly_chart(fig, key="chart_boundary")
@@ -45,11 +45,11 @@ def _logic(tr, chart=True):
     data = tr.data
     out = tr.predict(data.X_train)
     if chart:
-        st.plotly_chart(figures.logic_outputs(data.X_train, data.Y_train, out, tr.epoch),
+        st.plotly_chart(figures.logic_outputs(data.P_train, data.Y_train, out, tr.epoch),
                         key="chart_logic")
     else:
         st.markdown(f"**Outputs vs targets at epoch {tr.epoch}**")
-    st.table(figures.truth_table(data.X_train, data.Y_train, out), border="horizontal",
+    st.table(figures.truth_table(data.P_train, data.Y_train, out), border="horizontal",
              hide_index=True, hide_header=False)
 
 
@@ -71,7 +71,7 @@ def body(tr):
         st.plotly_chart(figures.accuracy_curves(tr.records), key="chart_acc")
     left, right = st.columns(2)
     with left:
-        if data.n_in == 2 and data.kind in ("points", "logic"):
+        if data.on_plane:
             _boundary(tr)
         elif data.kind == "image" and data.image_shape:
             _samples(tr)
@@ -81,7 +81,7 @@ def body(tr):
             st.plotly_chart(figures.pca_scatter(data.X_train, data.labels(data.Y_train),
                                                 data.class_names), key="chart_pca")
     with right:
-        if data.kind == "logic" and data.n_in == 2:
+        if data.kind == "logic" and data.on_plane:
             _logic(tr, chart=False)
         _epoch_time(tr)
     if data.notes:

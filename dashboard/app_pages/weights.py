@@ -48,6 +48,8 @@ def _note_resolution(tr):
 
 
 def _input_names(tr):
+    if tr.data.features:
+        return [figures.FEATURE_LABELS.get(f, f) for f in tr.data.features]
     return [f"x{i + 1}" for i in range(tr.data.n_in)]
 
 
@@ -119,7 +121,7 @@ def body(tr):
                                   f"pixel (first {n} of {tr.network.sizes[1]} units, epoch {epoch})",
                                   value=value)
         st.plotly_chart(fig, key="chart_units")
-    if tr.data.n_in == 2 and len(tr.network.layers) > 1:
+    if tr.data.on_plane and len(tr.network.layers) > 1:
         _unit_maps(tr, epoch)
     stored = tr.history.grads.get(epoch)   # runs loaded from a file keep only the latest
     grads = (tr.network.unflatten(stored) if stored is not None
