@@ -390,20 +390,27 @@ def network_graph(layers, activations, in_names, out_names, epoch, value="weight
         yaxis=_axis("", visible=False, range=[-span, span])))
 
 
-def unit_maps(xs, ys, outputs, activations, epoch, max_units=16):
+def unit_maps(xs, ys, outputs, activations, epoch, max_units=16, inputs=None):
     """What each hidden unit computes over the plane (TensorFlow Playground style): one row
     of small maps per hidden layer, a unit's output coloured grey at zero, blue up to its
     largest and orange down to minus its largest (sigmoid units: orange 0, grey 0.5, blue 1).
     ``outputs`` are the hidden layers' outputs (n_points, n_units) on the points of
-    ``grid_points(.., len(xs))``."""
+    ``grid_points(.., len(xs))``; ``inputs`` (optional): ``(values, names)`` of the network's
+    input features on the same points, drawn as a first row."""
+    # rows of (values, activation, what they are, each map's name)
+    rows = [(out, name, f"layer {r + 1} ({name})", [f"unit {j}" for j in range(out.shape[1])])
+            for r, (out, name) in enumerate(zip(outputs, activations))]
+    if inputs is not None:
+        values, names = inputs
+        rows.insert(0, (values, "linear", "input", [str(n) for n in names]))
     g, gap, band = len(xs), 4, 14
-    widest = min(max_units, max(o.shape[1] for o in outputs))
+    widest = min(max_units, max(o.shape[1] for o, *_ in rows))
     cols_px = widest * (g + gap) - gap
-    rows_px = len(outputs) * (g + gap + band)
+    rows_px = len(rows) * (g + gap + band)
     rgb = np.full((rows_px, cols_px, 3), 255, np.uint8)
     stops = np.array([_hex_rgb(c) for _, c in PLAYGROUND], np.float64)
     hover_x, hover_y, hover_text = [], [], []
-    for r, (out, name) in enumerate(zip(outputs, activations)):
+    for r, (out, name, title, units) in enumerate(rows):
         for j in range(min(max_units, out.shape[1])):
             v = out[:, j].reshape(len(ys), g)[::-1]            # row 0 = top of the plane
             lo, hi = float(v.min()), float(v.max())
@@ -418,16 +425,21 @@ def unit_maps(xs, ys, outputs, activations, epoch, max_units=16):
             rgb[y0:y0 + g, x0:x0 + g] = np.clip(tile, 0, 255).astype(np.uint8)
             hover_x.append(x0 + (g - 1) / 2)
             hover_y.append(y0 + (g - 1) / 2)
-            hover_text.append(f"layer {r + 1} ({name}), unit {j}<br>output from {lo:.3g} to {hi:.3g}")
+            what = "value" if title == "input" else "output"
+            hover_text.append(f"{title}, {units[j]}<br>{what} from {lo:.3g} to {hi:.3g}")
     picture = dict(type="image", source=_png_uri(rgb), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
     hover = dict(type="scatter", mode="markers", x=_f32(hover_x), y=_f32(hover_y), text=hover_text,
                  marker=dict(size=g, opacity=0, symbol="square"), hoverinfo="text",
                  showlegend=False)
     notes = []
-    for r, (out, name) in enumerate(zip(outputs, activations)):
-        more = f", first {max_units} of {out.shape[1]} units" if out.shape[1] > max_units else \
-            f", {out.shape[1]} unit{'s' if out.shape[1] != 1 else ''}"
-        notes.append(dict(text=f"layer {r + 1} ({name}{more})", x=0, y=r * (g + gap + band) + band - 3,
+    for r, (out, name, title, units) in enumerate(rows):
+        if title == "input":
+            text = "inputs: " + ", ".join(units[:max_units])
+        else:
+            more = f"first {max_units} of {out.shape[1]} units" if out.shape[1] > max_units else \
+                f"{out.shape[1]} unit{'s' if out.shape[1] != 1 else ''}"
+            text = f"{title[:-1]}, {more})"
+        notes.append(dict(text=text, x=0, y=r * (g + gap + band) + band - 3,
                           xref="x", yref="y", xanchor="left", yanchor="bottom", showarrow=False,
                           font=dict(size=12, color="#444")))
     height = 90 + int(rows_px * min(1.6, 760 / max(cols_px, 1)))

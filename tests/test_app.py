@@ -458,6 +458,11 @@ def test_hidden_unit_maps_follow_the_network_and_show_on_the_weights_page_for_2d
     assert hover[0].endswith(f"output from {lo:.3g} to {hi:.3g}")
     assert [a.text for a in fig.layout.annotations] == ["layer 1 (tanh, 5 units)",
                                                         "layer 2 (sigmoid, 3 units)"]
+    with_inputs = figures.unit_maps(xs, ys, outs, tr.network.activations, 2, inputs=(pts, ["x1", "x2"]))
+    hover = with_inputs.data[1].text
+    assert len(hover) == 10 and hover[1] == (f"input, x2<br>value from {pts[:, 1].min():.3g} "
+                                             f"to {pts[:, 1].max():.3g}")
+    assert [a.text for a in with_inputs.layout.annotations][0] == "inputs: x1, x2"
     at = start(PAGES[1])
     click(at, "btn_train_1")
     assert "What each hidden unit computes at epoch 1" in " ".join(titles(at))

@@ -65,10 +65,12 @@ def _unit_maps(tr, epoch):
     xs, ys, points = figures.data_plane(tr.data, UNIT_GRID)
     net, _ = predict.network_at(tr, epoch)
     outputs = [a for _, a in net.layer_outputs(points)[:-1]]
-    st.plotly_chart(figures.unit_maps(xs, ys, outputs, tr.network.activations, epoch),
+    st.plotly_chart(figures.unit_maps(xs, ys, outputs, tr.network.activations, epoch,
+                                      inputs=(points, _input_names(tr))),
                     key="chart_unit_maps")
-    st.caption("Each square is one hidden unit's output over the same plane as the Train page's "
-               "decision boundary (x1 across, x2 up): grey where it is zero, blue where it is "
+    st.caption("The first row is what the network is given: each input feature over the plane. "
+               "Then each square is one hidden unit's output over the same plane as the Train "
+               "page's decision boundary (x1 across, x2 up): grey where it is zero, blue where it is "
                "positive and orange where negative, each unit on its own scale (sigmoid units: "
                "orange 0, grey 0.5, blue 1). The output layer combines the last row into the "
                "decision boundary. Hover a square for its range.")
