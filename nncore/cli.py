@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .config import LR_SCHEDULES, RunConfig, parse_hidden
@@ -15,9 +16,16 @@ class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (with where to look), not a usage block."""
+
+    def error(self, message):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m nncore",
-                                description="Train small NumPy networks and inspect runs.")
+    p = _Parser(prog="python -m nncore", description="Train small NumPy networks and inspect runs.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("datasets", help="list the datasets")
     sub.add_parser("presets", help="list the presets")
@@ -77,9 +85,11 @@ def _parser():
 
 
 def _parse_value(text):
+    if len(text) > 4096:
+        raise CliError(f"--option value is too long ({len(text):,} characters)")
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except ValueError:                 # not JSON (or a number too long for it): the text
         return text
 
 
@@ -179,7 +189,11 @@ def cmd_train(a):
         cfg = trainer.config
     else:
         cfg = config_from_args(a)
-        trainer = Trainer(cfg)
+        try:
+            trainer = Trainer(cfg)
+        except MemoryError:
+            raise CliError(f"not enough memory for this network and data ({cfg.dataset}, hidden "
+                           f"layers {cfg.hidden}): choose smaller layers") from None
     if not a.json:
         net = trainer.network
         start = f", resumed at epoch {trainer.epoch} from {a.resume}" if a.resume else ""
@@ -207,8 +221,8 @@ def cmd_train(a):
 
 def cmd_validate(a):
     from . import snapshot
-    if not a.max_mb > 0:
-        raise CliError(f"--max-mb must be > 0, got {a.max_mb}")
+    if not 0 < a.max_mb <= 100_000:
+        raise CliError(f"--max-mb must be more than 0 and at most 100000, got {a.max_mb}")
     try:
         snap = snapshot.load(a.path, max_bytes=int(a.max_mb * 2**20))
     except snapshot.SnapshotError as exc:
@@ -297,4 +311,16 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:               # e.g. `... | head`: the reader left; say nothing
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except MemoryError:
+        print("error: out of memory: choose a smaller network or dataset", file=sys.stderr)
+        return 2
+    except Exception as exc:              # never a traceback: one line saying what failed
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0

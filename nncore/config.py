@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from .activations import check_activation
@@ -170,14 +171,15 @@ def _check_number(name, value, lo, hi, open_lo=False):
 
 def parse_hidden(text: str) -> list:
     """Parse ``"16, 8"`` into ``[16, 8]``; an empty string means no hidden layer."""
-    parts = [p.strip() for p in str(text).replace(";", ",").replace("-", ",").split(",")]
+    # "16, 8", "16;8" and "16-8" (as shapes are written) all work; a leading minus does not
+    parts = [p.strip() for p in re.split(r"[,;]|(?<=\d)\s*-\s*(?=\d)", str(text))]
     parts = [p for p in parts if p]
     out = []
     for p in parts:
-        if not p.isdigit() or int(p) <= 0:
+        if not (p.isascii() and p.isdigit()) or int(p[:7]) <= 0:
             raise ValueError(f"hidden layers must be positive whole numbers separated by commas, "
-                             f"got {p!r} in {text!r}")
-        if int(p) > 100_000:
-            raise ValueError(f"hidden layer size {p} is too large (at most 100000)")
+                             f"got {p[:20]!r} in {str(text)[:60]!r}")
+        if len(p) > 6 or int(p) > 100_000:
+            raise ValueError(f"hidden layer size {p[:20]} is too large (at most 100000)")
         out.append(int(p))
     return out

@@ -297,8 +297,21 @@ def _read_csv_gz(path):
     return arr
 
 
+def _read_idx_folder(folder):
+    """The folder's IDX arrays, read once per version of its files (cached, read-only)."""
+    files = find_idx_files(folder) or {}
+    stamp = []
+    for path in sorted(files.values()):
+        try:
+            st = os.stat(path)
+            stamp.append((path, st.st_mtime_ns, st.st_size))
+        except OSError:
+            pass
+    return _read_idx_cached(folder, tuple(stamp))
+
+
 @functools.lru_cache(maxsize=4)
-def _read_idx_cached(folder):
+def _read_idx_cached(folder, stamp):
     arrays = load_idx_folder(folder)
     for a in arrays:
         a.flags.writeable = False
@@ -306,14 +319,19 @@ def _read_idx_cached(folder):
 
 
 def _image_set(name, Xtr, ytr, Xte, yte, shape, classes, o, rng, scale, notes):
+    k = len(classes)
+    for part, y in (("training", ytr), ("test", yte)):
+        bad = y[(y < 0) | (y >= k)]
+        if bad.size:
+            raise ValueError(f"{name}: {part} labels must be 0 to {k - 1}, found {int(bad[0])}")
     if o.get("limit"):
         Xtr, ytr = Xtr[:o["limit"]], ytr[:o["limit"]]
-    Xtr = Xtr.reshape(len(Xtr), -1) / scale
-    Xte = Xte.reshape(len(Xte), -1) / scale
+    pixels = int(np.prod(shape))
+    Xtr = Xtr.reshape(len(Xtr), pixels) / scale
+    Xte = Xte.reshape(len(Xte), pixels) / scale
     if o.get("binarize"):
         Xtr, Xte = (Xtr > 127 / 255).astype(float), (Xte > 127 / 255).astype(float)
         notes = notes + ["pixels binarised: value > 127 of 255 becomes 1"]
-    k = len(classes)
     return Dataset(name, Xtr, one_hot(ytr.astype(int), k), Xte, one_hot(yte.astype(int), k),
                    "image", "classes", classes, shape, notes, o.get("augment_shift", 0))
 
@@ -339,38 +357,81 @@ def _idx_images(name, dirs, classes, sample=None):
             raise ValueError(f"{name}: no IDX files found in {', '.join(c for c in candidates if c)}; "
                              "pass a folder holding train-images-idx3-ubyte(.gz) and the other three "
                              "files (CLI: --data-dir, app: the data folder option)")
-        Xtr, ytr, Xte, yte = _read_idx_cached(os.path.abspath(found))
-        return _image_set(name, Xtr, ytr, Xte, yte, (28, 28), classes, o, rng, 255.0,
+        Xtr, ytr, Xte, yte = _read_idx_folder(os.path.abspath(found))
+        return _image_set(name, Xtr, ytr, Xte, yte, tuple(Xtr.shape[1:]), classes, o, rng, 255.0,
                           [f"read from {found}", f"{min(len(Xtr), o.get('limit') or len(Xtr))} "
                            f"training / {len(Xte)} test images"])
     return build
+
+
+CSV_MAX_BYTES = 200 * 2**20      # a CSV dataset is read whole: bound it
+CSV_MAX_CLASSES = 1000
+
+
+def _read_csv_rows(path):
+    """The non-blank rows of the CSV file at ``path``, within ``CSV_MAX_BYTES``."""
+    try:
+        if not os.path.exists(path):
+            raise ValueError(f"csv: cannot read {path}: no such file")
+        if not os.path.isfile(path):
+            raise ValueError(f"csv: {path} is not a file")
+        if os.path.getsize(path) > CSV_MAX_BYTES:
+            raise ValueError(f"csv: {path} is larger than {CSV_MAX_BYTES // 2**20} MB")
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read(CSV_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"csv: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"csv: {path} is not UTF-8 text (byte {exc.start}): is it a CSV file?") from None
+    if len(text) > CSV_MAX_BYTES:
+        raise ValueError(f"csv: {path} is larger than {CSV_MAX_BYTES // 2**20} MB")
+    try:
+        return [r for r in csv.reader(io.StringIO(text)) if any(v.strip() for v in r)]
+    except csv.Error as exc:
+        raise ValueError(f"csv: {path} is not a readable CSV file ({exc})") from None
 
 
 def _csv_table(o, rng):
     path = o.get("path")
     if not path:
         raise ValueError("csv: give the path of a CSV file of numeric columns and a label column")
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as exc:
-        raise ValueError(f"csv: cannot read {path}: {exc.strerror}") from None
-    if rows and not _is_number(rows[0][0]):
+    rows = _read_csv_rows(path)
+    header = bool(rows) and not _is_number(rows[0][0])
+    if header:
         rows = rows[1:]
     if len(rows) < 2:
         raise ValueError(f"csv: {path} has fewer than 2 data rows")
+    width = len(rows[0])
+    if width < 2:
+        raise ValueError(f"csv: {path} needs at least one numeric column besides the label column")
     col = o["label_column"]
-    try:
-        labels_raw = [r[col] for r in rows]
-        feats = [[float(v) for i, v in enumerate(r) if i != col % len(r)] for r in rows]
-    except (ValueError, IndexError) as exc:
-        raise ValueError(f"csv: {path}: every row needs numeric columns and a label column "
-                         f"({exc})") from None
-    if len({len(r) for r in feats}) != 1:
-        raise ValueError(f"csv: {path}: rows have different numbers of columns")
+    if not -width <= col < width:
+        raise ValueError(f"csv: label column {col} is outside the file's {width} columns")
+    col %= width
+    X = np.empty((len(rows), width - 1))
+    for n, r in enumerate(rows, start=1 + header):
+        if len(r) != width:
+            raise ValueError(f"csv: {path}: line {n} has {len(r)} columns, the first row {width}")
+        for j, v in enumerate(r[:col] + r[col + 1:]):
+            try:
+                X[n - 1 - header, j] = float(v)
+            except ValueError:
+                raise ValueError(f"csv: {path}: line {n}, column {j + (j >= col) + 1} is not a "
+                                 "number (every column but the label column must be)") from None
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"csv: {path}: line {i + 1 + header}, column {j + (j >= col) + 1} is "
+                         f"{X[i, j]} (every value must be a finite number)")
+    labels_raw = [r[col].strip() for r in rows]
     names = sorted(set(labels_raw))
-    y = np.array([names.index(v) for v in labels_raw])
-    X = np.array(feats)
+    most = CSV_MAX_CLASSES if len(rows) < 20 else min(CSV_MAX_CLASSES, len(rows) // 2)
+    if len(names) > most:
+        raise ValueError(f"csv: {path}: {len(names):,} different labels in {len(rows):,} rows "
+                         f"(at most {most:,}): is column {col + 1} the label column, or does it "
+                         "hold measurements?")
+    index = {v: i for i, v in enumerate(names)}
+    y = np.array([index[v] for v in labels_raw])
     X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)
     Xtr, ytr, Xte, yte = _split(X, y, o["test_fraction"], rng)
     k = len(names)

@@ -4,37 +4,59 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 
 import numpy as np
 
 MAX_ITEMS = 1_000_000
 
 
+def _read_exactly(f, n, path, what):
+    try:
+        data = f.read(n)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"cannot read IDX file {path}: {exc}") from None
+    if len(data) < n:
+        raise ValueError(f"IDX file {path} is truncated {what} ({len(data)} of {n} bytes)")
+    return data
+
+
 def read_idx(path) -> np.ndarray:
-    """Return the uint8 array stored in an IDX file: labels (n,) or images (n, rows, cols)."""
+    """Return the uint8 array stored in an IDX file: labels (n,) or images (n, rows, cols).
+
+    Reads the header, then exactly the data it announces (a gzip file is never inflated past
+    that), so a file that claims or holds too much is refused without reading it whole.
+    """
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"cannot read IDX file {path}: {exc}") from None
-    if len(data) < 8:
-        raise ValueError(f"IDX file {path} is too short for a header ({len(data)} bytes)")
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
-        raise ValueError(f"IDX file {path} has a bad header (magic {data[:4].hex()}, "
-                         "expected 00000801 for labels or 00000803 for images)")
-    head = 4 + 4 * ndim
-    if len(data) < head:
-        raise ValueError(f"IDX file {path} is truncated inside its header")
-    dims = struct.unpack(f">{ndim}I", data[4:head])
-    if dims[0] > MAX_ITEMS or (ndim == 3 and (dims[1] > 1024 or dims[2] > 1024)):
-        raise ValueError(f"IDX file {path} claims implausible dimensions {dims}")
-    expected = int(np.prod(dims))
-    if len(data) - head != expected:
-        raise ValueError(f"IDX file {path}: header says {dims} ({expected} bytes of data) "
-                         f"but the file holds {len(data) - head}")
-    return np.frombuffer(data, np.uint8, offset=head).reshape(dims)
+        f = opener(path, "rb")
+    except OSError as exc:
+        raise ValueError(f"cannot read IDX file {path}: {exc.strerror or exc}") from None
+    with f:
+        magic = _read_exactly(f, 4, path, "inside its header")
+        zero, dtype_code, ndim = struct.unpack(">HBB", magic)
+        if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+            raise ValueError(f"IDX file {path} has a bad header (magic {magic.hex()}, "
+                             "expected 00000801 for labels or 00000803 for images)")
+        dims = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, path, "inside its header"))
+        if dims[0] > MAX_ITEMS or (ndim == 3 and not (1 <= dims[1] <= 1024 and 1 <= dims[2] <= 1024)):
+            raise ValueError(f"IDX file {path} claims implausible dimensions {dims}")
+        expected = int(np.prod(dims))
+        try:
+            data = f.read(expected)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"cannot read IDX file {path}: {exc}") from None
+        if len(data) < expected:
+            raise ValueError(f"IDX file {path}: header says {dims} ({expected} bytes of data) "
+                             f"but the file holds {len(data)} (truncated)")
+        try:
+            extra = f.read(1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"cannot read IDX file {path}: {exc}") from None
+        if extra:
+            raise ValueError(f"IDX file {path}: header says {dims} ({expected} bytes of data) "
+                             "but the file holds more")
+    return np.frombuffer(data, np.uint8).reshape(dims)
 
 
 _STEMS = {"train_images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
@@ -68,4 +90,10 @@ def load_idx_folder(folder):
         xi, yi = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if xi.ndim != 3 or yi.ndim != 1 or len(xi) != len(yi):
             raise ValueError(f"IDX {part} images {xi.shape} and labels {yi.shape} do not match")
+        if len(yi) == 0:
+            raise ValueError(f"IDX {part} files in {folder} hold no images")
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise ValueError(f"IDX files in {folder}: training images are "
+                         f"{'x'.join(map(str, arrays['train_images'].shape[1:]))} but test images are "
+                         f"{'x'.join(map(str, arrays['test_images'].shape[1:]))}")
     return arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]

@@ -68,11 +68,14 @@ PATH_OPTIONS = ("path", "data_dir")   # dataset options that point into the file
 _UINT = {4: np.uint32, 8: np.uint64}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")   # terminal escapes and the like
+
+
 class SnapshotError(ValueError):
     """A training-state document that cannot be loaded; the message names the field."""
 
     def __init__(self, message):
-        message = str(message)
+        message = _CONTROL.sub(" ", str(message))      # it may quote the file: no escapes
         super().__init__(message if len(message) <= 400 else message[:397] + "...")
 
 
@@ -505,6 +508,8 @@ def loads(raw, max_bytes=DEFAULT_MAX_BYTES) -> Snapshot:
     compressed = raw[:2] == b"\x1f\x8b"
     if compressed:
         raw = _gunzip(raw, max_bytes)
+    if len(raw) > 2**20 and FORMAT.encode() not in raw:     # before parsing a large junk file
+        raise SnapshotError(f"not a training-state file: it never says \"format\": \"{FORMAT}\"")
     doc = parse_json(raw, max_bytes)
     snap = from_document(doc, max_bytes)
     snap.file_bytes, snap.compressed = size, compressed
@@ -533,11 +538,18 @@ def load_trainer(source, max_bytes=DEFAULT_MAX_BYTES, **kw) -> Trainer:
 
 
 # -- parsing, with guards ------------------------------------------------------------------
+GZIP_MAX_MEMBERS = 64
+
+
 def _gunzip(raw, max_bytes):
-    """Decompress gzip data (one or more members), stopping past ``max_bytes``."""
+    """Decompress gzip data (one or more members, at most ``GZIP_MAX_MEMBERS``), stopping
+    past ``max_bytes``."""
     out, total, rest = [], 0, raw
     try:
-        while True:
+        for _ in range(GZIP_MAX_MEMBERS + 1):
+            if len(out) == GZIP_MAX_MEMBERS:
+                raise SnapshotError(f"the file is made of more than {GZIP_MAX_MEMBERS} gzip "
+                                    "members; a training-state file has one")
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
             chunk = d.decompress(rest, max_bytes + 1 - total)
             total += len(chunk)
@@ -598,10 +610,12 @@ def check_structure(raw: bytes, max_depth=MAX_DEPTH, max_containers=MAX_CONTAINE
 
 def parse_json(raw: bytes, max_bytes=DEFAULT_MAX_BYTES, max_depth=MAX_DEPTH) -> dict:
     """Guarded ``json.loads`` of UTF-8 bytes: SnapshotError for anything that is not a
-    JSON object within the limits: depth, and per ``max_bytes`` one value per 8 bytes and
-    one array or object per 50 bytes (these bound the memory the parsed document takes)."""
+    JSON object within the limits: depth, and per ``max_bytes`` one value per 12 bytes and
+    one array or object per 50 bytes (these bound the memory the parsed document takes; a
+    readable file's numbers take 12 bytes or more each). A key repeated in one object is
+    refused (it would be read as its last value)."""
     check_structure(raw, max_depth, max_containers=max(max_bytes // 50, 10_000),
-                    max_values=max(max_bytes // 8, 10_000))
+                    max_values=max(max_bytes // 12, 10_000))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -609,7 +623,7 @@ def parse_json(raw: bytes, max_bytes=DEFAULT_MAX_BYTES, max_depth=MAX_DEPTH) -> 
     if not text.strip():
         raise SnapshotError("not a JSON file: it is empty")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         cut = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
         hint = "; the file looks truncated" if cut else ""
@@ -621,6 +635,15 @@ def parse_json(raw: bytes, max_bytes=DEFAULT_MAX_BYTES, max_depth=MAX_DEPTH) -> 
     if not isinstance(doc, dict):
         raise SnapshotError(f"the document must be a JSON object, got {_kind(doc)}")
     return doc
+
+
+def _unique_keys(pairs):
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the key {_short(key, 40)} appears twice in one object")
+    return d
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -746,8 +769,7 @@ class _Reader:
         names = _opt(out, "names", "output_neurons", list, [])
         if names and (len(names) != sizes[-1] or not all(isinstance(n, str) for n in names)):
             raise SnapshotError(f"output_neurons.names: expected {sizes[-1]} names, got {_short(names)}")
-        for i, n in enumerate(names):
-            _text(n, f"output_neurons.names[{i}]")
+        out["names"] = [_text(n, f"output_neurons.names[{i}]") for i, n in enumerate(names)]
         shape = _opt(inp, "image_shape", "input_neurons", (list, type(None)), None)
         if shape is not None and (len(shape) != 2 or not all(_is_int(s) and s > 0 for s in shape)
                                   or shape[0] * shape[1] != sizes[0]):
@@ -850,6 +872,8 @@ class _Reader:
         st = _get(d, "state", "resume.rng", dict)
         state = {k: _big(_get(st, k, "resume.rng.state", str), f"resume.rng.state.{k}", 128)
                  for k in ("state", "inc")}
+        if state["inc"] % 2 == 0:
+            raise SnapshotError(f"resume.rng.state.inc: a PCG64 increment is odd, got {state['inc']}")
         has = _get(d, "has_uint32", "resume.rng", int)
         if has not in (0, 1):
             raise SnapshotError(f"resume.rng.has_uint32: expected 0 or 1, got {has}")
@@ -1104,11 +1128,12 @@ def _big(text, path, bits):
 
 
 def _text(s, path):
+    """``s`` as safe text: valid UTF-8, control characters (terminal escapes) as spaces."""
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
         raise SnapshotError(f"{path}: not valid text") from None
-    return s
+    return _CONTROL.sub(" ", s)
 
 
 def _short(v, limit=80):

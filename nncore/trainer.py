@@ -34,6 +34,23 @@ def load_run_data(config: RunConfig) -> Dataset:
                         config.dtype)
 
 
+def check_data(data: Dataset):
+    """Raise ValueError naming what is wrong with a dataset's arrays for training."""
+    shapes = {k: np.shape(getattr(data, k)) for k in Dataset.ARRAYS}
+    if any(len(v) != 2 for v in shapes.values()):
+        raise ValueError(f"dataset {data.name}: every array must be 2-D (samples, values), got "
+                         + ", ".join(f"{k} {v}" for k, v in shapes.items()))
+    for part in ("train", "test"):
+        x, y = shapes[f"X_{part}"], shapes[f"Y_{part}"]
+        if x[0] != y[0]:
+            raise ValueError(f"dataset {data.name}: X_{part} has {x[0]} rows but Y_{part} has {y[0]}")
+    if shapes["X_train"][0] == 0:
+        raise ValueError(f"dataset {data.name}: there are no training samples")
+    if shapes["X_test"][1:] != shapes["X_train"][1:] or shapes["Y_test"][1:] != shapes["Y_train"][1:]:
+        raise ValueError(f"dataset {data.name}: test arrays {shapes['X_test']}, {shapes['Y_test']} "
+                         f"do not match the training arrays {shapes['X_train']}, {shapes['Y_train']}")
+
+
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the trainer kept its last good weights."""
 
@@ -118,6 +135,7 @@ class Trainer:
         _, run_ss = np.random.SeedSequence(config.seed).spawn(2)
         if data is None:
             data = load_run_data(config)
+        check_data(data)
         self.data = data.astype(config.dtype)
         self.rng = np.random.default_rng(run_ss)
         sizes = [data.n_in, *config.hidden, data.n_out]

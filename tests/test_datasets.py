@@ -113,7 +113,7 @@ def test_csv_dataset(tmp_path):
     d = load_dataset("csv", {"path": str(path), "test_fraction": 0.25})
     assert d.n_in == 2 and d.n_out == 2 and d.class_names == ["no", "yes"] and len(d.X_test) == 10
     path.write_text("a,b,label\n1,x,yes\n2,3,no\n")
-    with pytest.raises(ValueError, match="numeric columns"):
+    with pytest.raises(ValueError, match="line 2, column 2 is not a number"):
         load_dataset("csv", {"path": str(path)})
     with pytest.raises(ValueError, match="cannot read"):
         load_dataset("csv", {"path": str(tmp_path / "missing.csv")})

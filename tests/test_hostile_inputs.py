@@ -1,0 +1,193 @@
+"""Files and arguments built to hurt: each gets a one-line error, quickly and in bounded
+memory, and nothing that is read is echoed back raw."""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from nncore import Trainer, load_dataset, snapshot
+from nncore.cli import main
+from nncore.config import parse_hidden
+from nncore.idx import read_idx
+from nncore.presets import default_config
+from nncore.snapshot import SnapshotError
+
+from test_datasets import make_idx_folder, write_idx
+
+
+# -- IDX folders -----------------------------------------------------------------------------
+def test_an_idx_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    header = struct.pack(">HBBIII", 0, 8, 3, 1000, 28, 28)
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(header)
+        zeros = bytes(2**20)
+        for _ in range(64):                       # 64 MB of data behind a 784,000-byte header
+            f.write(zeros)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="holds more"):
+        read_idx(path)
+    assert time.perf_counter() - t0 < 2.0       # it stopped after the announced data
+
+
+def test_broken_gzip_and_bad_labels_are_clear_errors(tmp_path):
+    make_idx_folder(tmp_path, gz=True)
+    raw = (tmp_path / "train-images-idx3-ubyte.gz").read_bytes()
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(raw[:20] + b"\xff" * 40 + raw[60:])
+    with pytest.raises(ValueError, match="cannot read IDX file|truncated|bad header"):
+        load_dataset("mnist", {"data_dir": str(tmp_path)})
+    make_idx_folder(tmp_path, gz=True)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 3, 4, 200]), 1)
+    with pytest.raises(ValueError, match="training labels must be 0 to 9, found 200"):
+        load_dataset("mnist", {"data_dir": str(tmp_path)})
+
+
+def test_idx_images_keep_their_own_size(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (30, 5, 5)), 3)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(30) % 10, 1)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 5, 5)), 3)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(10), 1)
+    cfg = default_config("mnist").replace(dataset_options={"data_dir": str(tmp_path),
+                                                           "augment_shift": 1}, hidden=[4])
+    tr = Trainer(cfg)
+    assert tr.data.image_shape == (5, 5) and tr.network.sizes[0] == 25
+    tr.fit(1)
+    back = snapshot.loads(snapshot.dumps(tr)).to_trainer()     # its own file loads back
+    assert back.data.image_shape == (5, 5)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 6, 6)), 3)
+    with pytest.raises(ValueError, match="training images are 5x5 but test images are 6x6"):
+        load_dataset("mnist", {"data_dir": str(tmp_path)})
+
+
+def test_an_image_set_without_held_out_images_works():
+    d = load_dataset("digits", {"test_fraction": 0.0})
+    assert d.X_test.shape == (0, 64) and d.X_train.shape == (1797, 64)
+
+
+# -- CSV files -----------------------------------------------------------------------------
+@pytest.mark.parametrize("text, needle", [
+    ("\n1,2,a\n3,4,b\n5,6,a\n", None),                                   # a leading blank line
+    ("a,b,c\n1,nan,x\n2,3,y\n", "line 2, column 2 is nan"),
+    ("a,b,c\n1,1e400,x\n2,3,y\n", "line 2, column 2 is inf"),
+    ("x,label\n" + "".join(f"{i},{i}\n" for i in range(100)), "100 different labels in 100 rows"),
+    ("label\nx\ny\n", "at least one numeric column"),
+    ("1,2,a\n3,4\n", "line 2 has 2 columns"),
+    ("1,2,a\n3," + "9" * 200_000 + ",b\n", "not a readable CSV file"),
+    ("1,2,a\nroot:x:0:0,2,b\n3,4,a\n", "line 2, column 1 is not a number"),
+])
+def test_csv_files_fail_by_line_and_column_without_quoting_them(tmp_path, text, needle):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    if needle is None:
+        assert load_dataset("csv", {"path": str(path)}).n_in == 2
+        return
+    with pytest.raises(ValueError) as info:
+        load_dataset("csv", {"path": str(path)})
+    assert needle in str(info.value) and "root:x" not in str(info.value)
+
+
+def test_csv_paths_that_are_not_text_files(tmp_path):
+    (tmp_path / "bin.csv").write_bytes(b"\xbd\xff\x00" * 100)
+    for path, needle in ((tmp_path / "bin.csv", "is not UTF-8 text"), ("/dev/zero", "is not a file"),
+                         (tmp_path, "is not a file"), (tmp_path / "nope.csv", "no such file")):
+        with pytest.raises(ValueError, match=needle):
+            load_dataset("csv", {"path": str(path)})
+
+
+# -- training-state files ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def doc():
+    tr = Trainer(default_config("xor", epochs=3))
+    tr.fit(2)
+    return json.loads(snapshot.dumps(tr))
+
+
+def test_many_empty_gzip_members_are_refused_at_once():
+    raw = gzip.compress(b"") * 200_000            # 4 MB that inflate to nothing
+    t0 = time.perf_counter()
+    with pytest.raises(SnapshotError, match="more than 64 gzip members"):
+        snapshot.loads(raw)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_a_large_file_that_is_no_training_state_is_refused_before_parsing():
+    raw = ("[" + ",".join(['"abcdef"'] * 300_000) + "]").encode()
+    with pytest.raises(SnapshotError, match="not a training-state file"):
+        snapshot.loads(raw)
+
+
+def test_repeated_keys_and_an_even_rng_increment_are_refused(doc):
+    text = json.dumps(doc)
+    twice = '{"format": "other", ' + text[1:]
+    with pytest.raises(SnapshotError, match="the key \"format\" appears twice"):
+        snapshot.loads(twice)
+    bad = json.loads(text)
+    bad["resume"]["rng"]["state"]["inc"] = "2"
+    with pytest.raises(SnapshotError, match="increment is odd"):
+        snapshot.loads(json.dumps(bad)).to_trainer()
+
+
+def test_text_from_a_file_never_carries_terminal_escapes(doc):
+    d = json.loads(json.dumps(doc))
+    d["resume"]["stop_reason"] = "done\x1b[2J\x1b[31m\nerror: forged"
+    snap = snapshot.loads(json.dumps(d))
+    assert "\x1b" not in snap.describe() and "\x1b" not in snap.resume["stop_reason"]
+    d["config"]["dataset_options"] = {"\x1b[2Jx\x00": 1}
+    with pytest.raises(SnapshotError) as info:
+        snapshot.loads(json.dumps(d)).to_trainer()
+    assert "\x1b" not in str(info.value) and "\x00" not in str(info.value)
+
+
+# -- command line ------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, needle", [
+    (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+    (["train", "--dtype", "float16"], "invalid choice"),
+    (["validate", "x.json", "--max-mb", "inf"], "--max-mb must be more than 0"),
+    (["train", "--dataset", "xor", "--hidden", "-3"], "got '-3'"),
+    (["train", "--dataset", "xor", "--hidden", "²"], "got '²'"),
+    (["train", "--dataset", "xor", "--hidden", "9" * 5000], "is too large"),
+    (["train", "--dataset", "moons", "--option", "n_samples=" + "9" * 5000], "too long"),
+])
+def test_bad_arguments_get_one_line(capsys, args, needle):
+    assert _exit_code(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
+
+
+def _exit_code(args):
+    try:
+        return main(args)
+    except SystemExit as exc:             # argparse's errors leave through SystemExit
+        return exc.code
+
+
+def test_a_network_too_large_for_memory_is_one_line(capsys):
+    code = _exit_code(["train", "--dataset", "xor", "--hidden", "100000,100000,100000,100000",
+                       "--epochs", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error:") and len(err.splitlines()) == 1, err
+
+
+def test_hidden_layer_text_accepts_shape_notation_only():
+    assert parse_hidden("784-256") == [784, 256] and parse_hidden("16 - 8") == [16, 8]
+    for bad in ("-3", "16,-8", "²", "1e3"):
+        with pytest.raises(ValueError):
+            parse_hidden(bad)
+
+
+def test_a_trainer_names_what_is_wrong_with_hand_made_data():
+    good = load_dataset("xor", {})
+    cfg = default_config("xor")
+    for change, needle in (({"Y_train": good.Y_train[:3]}, "X_train has 4 rows but Y_train has 3"),
+                           ({"X_train": good.X_train[:0], "Y_train": good.Y_train[:0]},
+                            "no training samples"),
+                           ({"X_train": good.X_train[:, 0]}, "must be 2-D")):
+        with pytest.raises(ValueError, match=needle):
+            Trainer(cfg, data=dataclasses.replace(good, **change))
