@@ -229,15 +229,18 @@ def _png_uri(rgb):
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def boundary_field(xs, ys, out, class_names):
-    """The network's output over the plane as one small PNG (a heatmap would cost the
+def boundary_field(xs, ys, probs, class_names):
+    """The network's answer over the plane as one small PNG (a heatmap would cost the
     browser far more to redraw every epoch): ``(traces, images, colors)``.
 
-    ``out`` (len(ys) * len(xs), k) are the outputs on ``grid_points``. Two classes (or one
-    sigmoid output) are drawn as P(last class) from orange to blue, with a colour bar (carried
-    by the one trace returned); more classes as a blend of the class colours weighted by their
-    probabilities. ``colors`` are the class colours to draw points with.
+    ``probs`` (len(ys) * len(xs), k): class probabilities on ``grid_points``
+    (``predict.class_probabilities`` of the outputs, so the colour always sides with the
+    class the network answers). Two classes are drawn as P(last class) from orange to blue,
+    with a colour bar (carried by the one trace returned); more classes as a blend of the
+    class colours weighted by their probabilities. ``colors`` are the class colours to draw
+    points with.
     """
+    out = probs
     n_x, n_y, k = len(xs), len(ys), out.shape[1]
     dx, dy = xs[1] - xs[0], ys[1] - ys[0]
     traces = []
@@ -276,13 +279,13 @@ def boundary_layout(title, xs, ys, images, n_classes):
     return layout
 
 
-def decision_boundary(xs, ys, out, X_train, y_train, X_test, y_test, class_names, epoch):
-    """The network's output over the plane with the data on top (TensorFlow Playground style).
+def decision_boundary(xs, ys, probs, X_train, y_train, X_test, y_test, class_names, epoch):
+    """The network's answer over the plane with the data on top (TensorFlow Playground style).
 
-    ``out``: see :func:`boundary_field`. ``y_*`` are integer labels; ``X_test`` may be None
+    ``probs``: see :func:`boundary_field`. ``y_*`` are integer labels; ``X_test`` may be None
     (nothing held out).
     """
-    data, images, colors = boundary_field(xs, ys, out, class_names)
+    data, images, colors = boundary_field(xs, ys, probs, class_names)
     parts = [(X_train, y_train, "train", "circle", "white")]
     if X_test is not None:
         parts.append((X_test, y_test, "test", "diamond", "#222"))

@@ -288,14 +288,14 @@ def probability_strip(probs, class_names, height=110):
             + "</div>")
 
 
-def boundary_right_wrong(xs, ys, out, X, labels, guesses, probs, class_names, epoch):
+def boundary_right_wrong(xs, ys, grid_probs, X, labels, guesses, probs, class_names, epoch):
     """The decision boundary with the test points: green circles right, red crosses wrong.
 
-    ``out`` (len(ys) * len(xs), k_out): network outputs on the grid (see
-    ``figures.grid_points``); ``X`` (n, 2) test points; ``probs`` (n,) probability of
+    ``grid_probs`` (len(ys) * len(xs), k): class probabilities on the grid (see
+    ``figures.boundary_field``); ``X`` (n, 2) test points; ``probs`` (n,) probability of
     each point's top guess.
     """
-    data, images, _ = boundary_field(xs, ys, out, class_names)
+    data, images, _ = boundary_field(xs, ys, grid_probs, class_names)
     labels, guesses = np.asarray(labels), np.asarray(guesses)
     right = labels == guesses
     for mask, name, symbol, color, size in ((right, "right", "circle", RIGHT_COLOR, 8),

@@ -48,7 +48,8 @@ def class_probabilities(out, output_activation):
         True when the outputs already are probabilities (softmax, or one sigmoid unit);
         otherwise (e.g. several sigmoid units trained with squared error) the outputs were
         clipped at 0 and divided by their sum: shares of the output, not calibrated
-        probabilities.
+        probabilities (a row with no positive output goes to its largest output, shared
+        when tied, so the most probable class is always the largest output).
     """
     out = np.asarray(out, np.float64)
     if out.ndim != 2 or out.shape[1] < 1:
@@ -61,8 +62,16 @@ def class_probabilities(out, output_activation):
         return (out / np.where(total > 0, total, 1)).astype(np.float32), True
     pos = np.clip(np.nan_to_num(out, nan=0.0), 0, None)
     total = pos.sum(axis=1, keepdims=True)
-    probs = np.where(total > 0, pos / np.where(total > 0, total, 1), 1.0 / out.shape[1])
+    raw = np.nan_to_num(out, nan=-np.inf)
+    top = raw == raw.max(axis=1, keepdims=True)          # the largest output(s): shared if tied
+    top = top / top.sum(axis=1, keepdims=True)
+    probs = np.where(total > 0, pos / np.where(total > 0, total, 1), top)
     return probs.astype(np.float32), False
+
+
+def network_probabilities(network, X):
+    """:func:`class_probabilities` of ``network``'s outputs for inputs ``X``."""
+    return class_probabilities(network.predict(X), network.activations[-1])[0]
 
 
 def top_k(probs, k=3):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nncore import Trainer, snapshot
+from nncore import Trainer, predict, snapshot
 from nncore.cli import main
 from nncore.images import NO_INK
 from nncore.predict import (Evaluation, class_probabilities, confusion_matrix, evaluate,
@@ -404,3 +404,22 @@ def test_predict_module_imports_neither_streamlit_nor_plotly():
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
+
+
+def test_probabilities_always_side_with_the_largest_output():
+    # linear outputs trained with mse: often all negative, so shares alone would be uniform
+    rng = np.random.default_rng(0)
+    out = rng.normal(size=(500, 2)) * 3 - 2
+    out[:50] = -np.abs(out[:50])                 # rows with no positive output
+    probs, exact = class_probabilities(out, "linear")
+    assert not exact and np.array_equal(probs.argmax(axis=1), out.argmax(axis=1))
+    assert np.allclose(probs.sum(axis=1), 1)
+    # so the decision boundary (coloured by P(class 1) > 0.5) agrees with the guesses
+    cfg = default_config("moons").replace(hidden=[8], activations=["relu", "linear"], loss="mse",
+                                          optimizer="sgd", lr=0.05, epochs=3)
+    tr = Trainer(cfg)
+    tr.fit(3)
+    X = tr.data.X_test
+    p1 = predict.network_probabilities(tr.network, X)[:, 1]
+    guesses = tr.network.predict(X).argmax(axis=1)
+    assert np.array_equal(p1 > 0.5, guesses == 1)

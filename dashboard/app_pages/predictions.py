@@ -122,7 +122,8 @@ def _logic(tr, net, epoch):
             xs, ys, points = figures.data_plane(data, GRID)
             if predict.can_evaluate(data):
                 ev = predict.evaluate(net, data.X_train, data.Y_train, data)
-                fig = pf.boundary_right_wrong(xs, ys, net.predict(points), data.P_train, ev.labels,
+                fig = pf.boundary_right_wrong(xs, ys, predict.network_probabilities(net, points),
+                                              data.P_train, ev.labels,
                                               ev.guesses, ev.confidence, ev.class_names, epoch)
                 st.plotly_chart(fig, key="pred_logic_boundary")
 
@@ -284,9 +285,10 @@ def _test_samples(tr, net, epoch):
         else:
             if P is not None:
                 xs, ys, points = figures.data_plane(data, GRID)
-                st.plotly_chart(pf.boundary_right_wrong(xs, ys, net.predict(points), P[idx],
-                                                        ev.labels[idx], ev.guesses[idx],
-                                                        ev.confidence[idx], ev.class_names, epoch),
+                grid = predict.network_probabilities(net, points)
+                st.plotly_chart(pf.boundary_right_wrong(xs, ys, grid, P[idx], ev.labels[idx],
+                                                        ev.guesses[idx], ev.confidence[idx],
+                                                        ev.class_names, epoch),
                                 key="pred_boundary")
             _sample_table(ev, X if P is None else P, idx)
     with right:

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard import controls, figures
+from nncore import predict
 
 SAMPLES = 32          # images in the sample grid
 GRID = 100            # decision-boundary resolution per side
@@ -19,7 +20,8 @@ def _boundary(tr):
     data = tr.data
     xs, ys, points = figures.data_plane(data, GRID)
     logic = data.kind == "logic"          # its test set is its training set
-    fig = figures.decision_boundary(xs, ys, tr.predict(points), data.P_train,
+    probs = predict.network_probabilities(tr.network, points)
+    fig = figures.decision_boundary(xs, ys, probs, data.P_train,
                                     _labels(data, data.Y_train), None if logic else data.P_test,
                                     None if logic else _labels(data, data.Y_test),
                                     _class_names(data), tr.epoch)
