@@ -19,17 +19,26 @@ SLICE_S = 0.3        # ... training at most this long between redraws
 FRAME_S = 0.5        # ... the browser asking for the next slice this long after the last
 
 
+SLOW_EPOCH_S = 0.7    # a single epoch at least this long trains with a progress bar shown
+
+
 def _train_one():
-    state.train_epochs(1)
+    tr = state.get_trainer()
+    last = tr.records[-1].seconds if tr.epoch else 0.0
+    if last >= SLOW_EPOCH_S or (not tr.epoch and len(tr.data.X_train) * tr.config.passes_per_epoch
+                                >= 20_000):
+        _start_run(1)                 # the panel says it is training while the epoch runs
+    else:
+        state.train_epochs(1)
 
 
-def _start_run():
+def _start_run(wanted=None):
     ss = st.session_state
     tr = state.get_trainer()
-    n, why = limits.epochs_allowed(tr.config.epochs, tr.epoch, state.LIMITS)
+    n, why = limits.epochs_allowed(wanted or tr.config.epochs, tr.epoch, state.LIMITS)
     ss[state.LEFT] = ss[state.TOTAL] = n
     ss[state.ERROR] = None if n else why
-    if why and n:
+    if why and n and wanted is None:
         st.toast(f"{why}: training {n} epochs.", icon=":material/info:")
 
 
@@ -92,6 +101,11 @@ def _idle_panel(body):
 
 @st.fragment(run_every=FRAME_S)
 def _running_panel(body):
+    _panel(body, running=True)
+
+
+def _train_slice():
+    """The running panel's next slice of epochs (drawn above: the progress bar)."""
     ss = st.session_state
     if ss[state.LEFT] > 0:
         per_frame = max(1, math.ceil(ss[state.TOTAL] / FRAMES))
@@ -99,7 +113,16 @@ def _running_panel(body):
         ss[state.LEFT] = max(0, ss[state.LEFT] - done)
     if ss[state.LEFT] == 0:                  # finished or stopped: back to the idle panel
         st.rerun()
-    _panel(body, running=True)
+
+
+def _progress(bar, tr, training):
+    ss = st.session_state
+    total = max(ss[state.TOTAL], 1)
+    done = total - ss[state.LEFT]
+    text = (f"Training epoch {tr.epoch + 1}…" if total == 1 else
+            f"Training: {done} of {total} epochs (epoch {tr.epoch}"
+            f"{f', now training epoch {tr.epoch + 1}' if training else ''})")
+    bar.progress(done / total, text=text)
 
 
 def _panel(body, running):
@@ -117,11 +140,17 @@ def _panel(body, running):
                 icon=":material/stop:")
     c[3].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
-    if running:
-        total = max(ss[state.TOTAL], 1)
-        done = total - ss[state.LEFT]
-        st.progress(done / total, text=f"Training: {done} of {total} epochs (epoch {tr.epoch})")
-    _status(tr)
+    if running:       # say what is training before it trains (an epoch can take seconds)
+        bar, numbers = st.empty(), st.empty()
+        _progress(bar, tr, training=True)
+        with numbers.container():
+            _status(tr)
+        _train_slice()
+        _progress(bar, tr, training=False)
+        with numbers.container():
+            _status(tr)
+    else:
+        _status(tr)
     try:
         body(tr)
     except Exception as exc:          # a chart that cannot be drawn must not take the page down

@@ -129,6 +129,12 @@ def loss_curves(records, log=False):
     yaxis = _axis("loss (log scale)" if log else "loss", type="log" if log else "linear")
     if not log:
         yaxis["rangemode"] = "tozero"
+    else:                               # over a decade and a half: one labelled tick per decade
+        v = np.array([[r.train_loss, r.test_loss] for r in records], np.float64).ravel()
+        v = v[np.isfinite(v) & (v > 0)]
+        if v.size and v.max() / v.min() >= 10 ** 1.5:
+            yaxis.update(dtick=1, tickformat="~g", minor=dict(ticks="outside", ticklen=3,
+                                                              showgrid=False))
     return _figure(data, _layout("Loss", yaxis=yaxis, xaxis=_epoch_axis(e, rangemode="tozero"),
                                  annotations=_first_epoch_note(e)))
 
@@ -473,25 +479,29 @@ def image_samples(images, shape, labels, guesses, class_names, epoch, cols=8):
     the same pixels costs the browser about twice as much to redraw every epoch."""
     h, w = shape
     k = len(images)
-    gap, band = max(1, h // 14), max(3, h // 3)
+    two_lines = max(len(str(c)) for c in class_names) > 3     # "Ankle boot → Sneaker" is long
+    gap, band = max(1, h // 14), max(3, (2 * h) // 3 if two_lines else h // 3)
     tiles = np.asarray(images, np.float32).reshape(k, h, w)
     # ink black on paper white; the gaps and label bands are paper
     z = np.nan_to_num(_montage(tiles, cols, gap, band), nan=0.0)
     grey = 255 - np.clip(np.rint(z * 255), 0, 255).astype(np.uint8)
     right = np.asarray(labels) == np.asarray(guesses)
     rows_, cols_ = np.divmod(np.arange(k), cols)
+    arrow = "<br>→ " if two_lines else " → "
     texts = [f"{class_names[labels[i]]} ✓" if right[i]
-             else f"{class_names[labels[i]]} → {class_names[guesses[i]]}" for i in range(k)]
+             else f"{class_names[labels[i]]}{arrow}{class_names[guesses[i]]}" for i in range(k)]
     notes = dict(type="scatter", mode="text", x=_f32(cols_ * (w + gap) + (w - 1) / 2),
                  y=_f32(rows_ * (h + gap + band) + h + band / 2 - 0.5), text=texts,
-                 textfont=dict(size=11, color=[RIGHT_COLOR if r else WRONG_COLOR for r in right]),
+                 textfont=dict(size=10 if two_lines else 11,
+                               color=[RIGHT_COLOR if r else WRONG_COLOR for r in right]),
                  hoverinfo="skip", showlegend=False)
     n_wrong = int(np.count_nonzero(~right))
     picture = dict(type="image", source=_png_uri(np.repeat(grey[:, :, None], 3, axis=2)),
                    x0=0, y0=0, dx=1, dy=1, hoverinfo="skip")
     return _figure([picture, notes], _layout(
         f"Test samples at epoch {epoch}: label, or label → guess ({n_wrong} of {k} wrong)",
-        height=120 + 60 * math.ceil(k / cols), legend=False, margin=dict(l=8, r=8, t=48, b=8),
+        height=120 + (80 if two_lines else 60) * math.ceil(k / cols), legend=False,
+        margin=dict(l=8, r=8, t=48, b=8),
         xaxis=_axis("sample", visible=False, constrain="domain"),
         yaxis=_axis("sample", visible=False, autorange="reversed", scaleanchor="x",
                     constrain="domain")))
@@ -643,7 +653,7 @@ def unit_images(W, shape, n_units, title, value="weight", cols=8):
                     ticktext=[f"{r * cols}–{min(k, (r + 1) * cols) - 1}" for r in range(rows)])))
 
 
-def histograms(weights, grads, title, bins=40):
+def histograms(weights, grads, title, bins=40, epoch=None):
     """Per layer: a histogram of its weights and one of its gradients (counts computed here)."""
     n = len(weights)
     height = 130 + 200 * n
@@ -666,15 +676,17 @@ def histograms(weights, grads, title, bins=40):
             if i == n - 1:
                 axes[f"xaxis{sx}"]["title"] = dict(text="weight value" if c == 0 else "gradient value")
             notes.append(_subtitle(f"layer {i + 1} {what}", sum(xd) / 2, top))
+            # a panel without bars: its note in paper coordinates (an empty axis is not drawn)
+            empty = dict(showarrow=False, x=sum(xd) / 2, y=top - row_h / 2, xref="paper",
+                         yref="paper", font=dict(size=12, color="#6e7781"))
             if a is None:
-                notes.append(dict(text="gradients not stored for this epoch (run loaded from a file)",
-                                  showarrow=False, x=0.5, y=0.5,
-                                  xref=f"x{sx} domain", yref=f"y{sx} domain"))
+                notes.append(dict(empty, text="gradients not stored for this epoch<br>"
+                                              "(run loaded from a file)"))
                 continue
             a = np.asarray(a, np.float64).ravel()
             if c == 1 and not np.any(a):
-                notes.append(dict(text="no gradient yet (epoch 0)", showarrow=False, x=0.5, y=0.5,
-                                  xref=f"x{sx} domain", yref=f"y{sx} domain"))
+                notes.append(dict(empty, text="no gradient yet (epoch 0)" if epoch == 0 else
+                                  "every gradient is 0<br>(units that never activate?)"))
                 continue
             counts, edges = np.histogram(a, bins=bins)
             data.append(dict(type="bar", x=_f32((edges[:-1] + edges[1:]) / 2),

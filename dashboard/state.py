@@ -184,13 +184,11 @@ def _install(trainer: Trainer, message=None, sync=False):
     ss[LEFT] = 0
     ss[ERROR] = None
     ss[SETUP_ERROR] = None
-    ss[NOTICE] = message
-    if message:
-        st.toast(message, icon=":material/info:")
+    ss[NOTICE] = message         # every page shows it as a banner (no toast over the buttons)
 
 
 def apply_config(cfg: RunConfig, reason=None) -> str | None:
-    """Make the run follow ``cfg``; return what changed (also shown as a toast), or None.
+    """Make the run follow ``cfg``; return what changed (also shown as a banner: state.NOTICE), or None.
 
     A changed hard setting starts a new run (``reason`` names it if given); changed soft
     settings apply from the next epoch. Raises ValueError (DataError for the data) and
@@ -220,7 +218,6 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
                    f"the run goes on.")
         ss[NOTICE] = message
         ss[BASE] = cfg
-        st.toast(message, icon=":material/tune:")
         return message
     ss[BASE] = cfg
     return None

@@ -486,3 +486,33 @@ def test_network_diagram_draws_every_weight_for_small_networks_only():
     assert any(t.startswith("The network at epoch 0") for t in titles(at))
     at = start(PAGES[1], dataset="mnist_sample", hidden="8")
     assert not any(t.startswith("The network at epoch") for t in titles(at))
+
+
+def test_histogram_notes_sit_in_the_gradient_panels_and_say_why_they_are_empty():
+    W = [np.ones((3, 4)), np.ones((4, 2))]
+    zero = [np.zeros((3, 4)), np.zeros((4, 2))]
+    for epoch, text in ((0, "no gradient yet (epoch 0)"), (7, "every gradient is 0")):
+        fig = figures.histograms(W, zero, "t", epoch=epoch)
+        notes = [a for a in fig.layout.annotations if a.text.startswith(text.split("<")[0])]
+        assert len(notes) == 2 and all(a.xref == "paper" and a.x > 0.55 for a in notes)
+        assert notes[0].y > notes[1].y                       # layer 1's panel, then layer 2's
+    fig = figures.histograms(W, [None, None], "t", epoch=3)
+    assert sum("not stored" in a.text for a in fig.layout.annotations) == 2
+
+
+def test_a_slow_single_epoch_trains_with_a_progress_bar(monkeypatch):
+    from dashboard import controls
+    at = start()
+    click(at, "btn_train_1")                       # fast: trained in the click itself
+    assert trainer(at).epoch == 1 and at.session_state[state.LEFT] == 0
+    monkeypatch.setattr(controls, "SLOW_EPOCH_S", 0.0)
+    runs, start_run = [], controls._start_run
+    monkeypatch.setattr(controls, "_start_run", lambda n=None: (runs.append(n), start_run(n)))
+    click(at, "btn_train_1")                       # slow: one epoch through the running panel
+    assert runs == [1] and trainer(at).epoch == 2
+    for _ in range(3):
+        if at.session_state[state.LEFT] == 0:
+            break
+        at.run()
+        ok(at)
+    assert trainer(at).epoch == 2 and epoch_metric(at) == "2" and at.session_state[state.LEFT] == 0

@@ -130,8 +130,8 @@ def body(tr):
              else [(None, None)] * len(tr.network.layers))
     st.plotly_chart(figures.histograms(
         [W for W, _ in _layers(tr, epoch)], [G for G, _ in grads],
-        f"Weight and gradient histograms at epoch {epoch} (gradients of the epoch's last batch)"),
-        key="chart_hist")
+        f"Weight and gradient histograms at epoch {epoch} (gradients of the epoch's last batch)",
+        epoch=epoch), key="chart_hist")
     if st.toggle("Norms per layer over the epochs", key="w_norms",
                  help="Weight and gradient norms of every layer: vanishing or exploding gradients "
                       "show up here"):
