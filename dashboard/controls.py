@@ -157,6 +157,13 @@ def _panel(body, running):
         state.show_error(exc)
 
 
+def _rewind(epoch):
+    try:
+        state.rewind_run(epoch)
+    except ValueError as exc:
+        st.session_state[state.ERROR] = state.error_text(exc)
+
+
 def _on_slide():
     state.select_epoch(st.session_state["epoch_slider"])
 
@@ -172,6 +179,12 @@ def epoch_slider(tr) -> int:
     ss["epoch_slider"] = shown
     st.select_slider("Epoch to show", options=epochs, key="epoch_slider", on_change=_on_slide,
                      help="Scrub back through the run's history; training jumps to the latest")
+    if shown < tr.epoch and not ss[state.LEFT]:
+        st.button(f"Continue from epoch {shown}", key="btn_rewind", on_click=_rewind,
+                  args=(shown,), icon=":material/history:",
+                  help=f"Go back to epoch {shown} and train on from there: epochs {shown + 1}–"
+                       f"{tr.epoch} are dropped (for example after the loss blew up). The "
+                       "optimiser's state starts afresh.")
     h = tr.history
     if h.thinned:
         st.caption(f"History thinned to stay within {h.budget_bytes / 2**20:.0f} MB: {h.thinned} "

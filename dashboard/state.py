@@ -337,6 +337,17 @@ def train_epochs(n=1, budget_s=None) -> int:
     return done
 
 
+def rewind_run(epoch):
+    """Go back to stored ``epoch`` of the run and train on from there (later epochs dropped)."""
+    tr = get_trainer()
+    last = tr.epoch
+    tr.rewind(epoch)
+    ss = st.session_state
+    ss[EPOCH], ss[LEFT], ss[ERROR] = None, 0, None
+    ss[NOTICE] = (f"Back at epoch {epoch}: epochs {epoch + 1}–{last} were dropped and training goes "
+                  f"on from here (the optimiser's state starts afresh).")
+
+
 def reset_run():
     """Back to epoch 0 with the same setup and seed: the same starting weights."""
     tr = get_trainer()

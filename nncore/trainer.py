@@ -14,6 +14,7 @@ from .network import Network
 from .optimizers import make_optimizer
 
 EXACT_TRAIN_EVAL_MAX = 20_000   # above this many samples the train metrics are running means
+BLOWUP = 10_000                 # a training loss this many times its start counts as diverged
 SOFT_SETTINGS = ("lr", "lr_schedule", "lr_decay", "momentum", "beta1", "beta2", "eps", "batch",
                  "batch_size", "shuffle", "l2", "dropout", "epochs", "target_loss", "passes_per_epoch")
 
@@ -200,6 +201,10 @@ class Trainer:
         bad = [f"the {name} loss became {v}" for name, v, n in (
             ("training", rec.train_loss, len(self.data.X_train)),
             ("test", rec.test_loss, len(self.data.X_test))) if n and not np.isfinite(v)]
+        start = max(self.records[0].train_loss, 1e-2)
+        if not bad and rec.train_loss > BLOWUP * start:
+            bad = [f"the training loss blew up to {rec.train_loss:.3g}, more than {BLOWUP:,} times "
+                   f"its starting value {self.records[0].train_loss:.3g}"]
         if bad:
             self.epoch -= 1
             self._diverged(bad[0], lr, good_params, good_state, its0)
@@ -300,6 +305,31 @@ class Trainer:
             seconds, speed, iterations, self.config.lr_at(0) if lr is None else lr,
             [float(np.linalg.norm(l.weights)) for l in net.layers],
             [float(np.linalg.norm(l._dW)) for l in net.layers])
+
+    def rewind(self, epoch):
+        """Go back to stored epoch ``epoch`` and train on from there: its weights and records
+        are kept, later epochs dropped. The optimiser's state (momentum, Adam's moments) is
+        not stored per epoch, so it starts afresh; the random stream goes on from where it is.
+        """
+        if epoch not in self.history.weights:
+            raise ValueError(f"epoch {epoch} is not stored (stored: {self.history.epochs}); "
+                             "choose one of those")
+        if epoch >= self.epoch:
+            return self
+        net = self.network
+        net.params[...] = self.history.weights[epoch]
+        grads = self.history.grads.get(epoch)
+        net.grads[...] = 0 if grads is None else grads
+        cfg = self.config
+        self.optimizer = make_optimizer(cfg.optimizer, net.n_params, net.dtype,
+                                        **cfg.optimizer_settings())
+        if cfg.optimizer == "perturb":
+            self.optimizer.bind_rng(self.rng)
+        self.records = self.records[:epoch + 1]
+        self.iterations = sum(r.iterations for r in self.records)
+        self.history.truncate(epoch)
+        self.epoch, self.stop_reason = epoch, None
+        return self
 
     def weights_at(self, epoch):
         """[(W, b), ...] of the stored epoch nearest at or before ``epoch``, and that epoch."""

@@ -516,3 +516,18 @@ def test_a_slow_single_epoch_trains_with_a_progress_bar(monkeypatch):
         at.run()
         ok(at)
     assert trainer(at).epoch == 2 and epoch_metric(at) == "2" and at.session_state[state.LEFT] == 0
+
+
+def test_continue_from_an_earlier_epoch_drops_the_later_ones():
+    at = start(PAGES[1])
+    for _ in range(4):
+        click(at, "btn_train_1")
+    assert "btn_rewind" not in [b.key for b in at.button]         # at the latest: nothing to drop
+    at.select_slider(key="epoch_slider").set_value(2).run()
+    ok(at)
+    click(at, "btn_rewind")
+    tr = trainer(at)
+    assert tr.epoch == 2 and len(tr.records) == 3 and epoch_metric(at) == "2"
+    assert any("Back at epoch 2: epochs 3–4 were dropped" in i.value for i in at.info)
+    click(at, "btn_train_1")
+    assert trainer(at).epoch == 3

@@ -7,6 +7,7 @@ import pytest
 
 from nncore import Dataset, Diverged, Network, RunConfig, Trainer, load_dataset
 from nncore.optimizers import OPTIMIZERS, make_optimizer
+from nncore.presets import default_config
 
 
 def tiny_dataset(X, Y, target="binary"):
@@ -249,8 +250,10 @@ def _fitted(cfg):
     return tr
 
 
-def test_an_epoch_whose_loss_over_the_set_overflows_counts_as_diverged():
+def test_an_epoch_whose_loss_over_the_set_overflows_counts_as_diverged(monkeypatch):
     # float32: the weights stay finite but the mean squared error over the set overflows
+    import nncore.trainer
+    monkeypatch.setattr(nncore.trainer, "BLOWUP", float("inf"))    # only overflow counts here
     cfg = RunConfig(dataset="moons", hidden=[16], activations=["relu", "linear"], loss="mse",
                     optimizer="sgd", lr=3.0, batch="full", epochs=60)
     tr = Trainer(cfg)
@@ -261,3 +264,27 @@ def test_an_epoch_whose_loss_over_the_set_overflows_counts_as_diverged():
     assert len(tr.records) == tr.epoch + 1 and tr.epoch in tr.history.epochs
     w, kept = tr.weights_at(tr.epoch)
     assert kept == tr.epoch and np.array_equal(tr.network.unflatten(tr.network.params)[0][0], w[0][0])
+
+
+def test_a_loss_that_blows_up_while_finite_counts_as_diverged():
+    cfg = default_config("spiral").replace(activations=["relu", "relu", "linear"], loss="mse",
+                                           optimizer="sgd", lr=3.0, epochs=50, seed=0)
+    tr = Trainer(cfg)
+    records = tr.fit()
+    assert tr.stop_reason and ("blew up" in tr.stop_reason or "became" in tr.stop_reason)
+    assert all(r.train_loss <= 10_000 * max(tr.records[0].train_loss, 1e-2) for r in tr.records)
+    assert len(records) < 50
+
+
+def test_rewind_goes_back_to_a_stored_epoch_and_trains_on():
+    tr = Trainer(default_config("moons").replace(epochs=20))
+    tr.fit(6)
+    w3 = tr.history.weights[3].copy()
+    tr.rewind(3)
+    assert tr.epoch == 3 and len(tr.records) == 4 and tr.history.epochs == [0, 1, 2, 3]
+    assert np.array_equal(tr.network.params, w3) and tr.optimizer.t == 0
+    assert tr.iterations == sum(r.iterations for r in tr.records)
+    tr.fit(2)
+    assert tr.epoch == 5 and [r.epoch for r in tr.records] == list(range(6))
+    with pytest.raises(ValueError, match="epoch 9 is not stored"):
+        tr.rewind(9)
