@@ -665,6 +665,10 @@ class _Reader:
 
     def read(self) -> Snapshot:
         doc = _obj(self.doc, "document")
+        if "format" not in doc:
+            keys = ", ".join(_short(k, 24) for k in list(doc)[:6]) or "none"
+            raise SnapshotError(f"not a training-state file: it has no \"format\": \"{FORMAT}\" "
+                                f"(its top-level keys: {keys}{', ...' if len(doc) > 6 else ''})")
         fmt = _get(doc, "format", "", str)
         if fmt != FORMAT:
             raise SnapshotError(f"format: expected {FORMAT!r}, got {fmt!r}")

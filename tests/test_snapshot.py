@@ -562,7 +562,7 @@ def test_cli_resume_soft_settings_and_bad_file(tmp_path, capsys):
     open(a, "w").write("{}")
     capsys.readouterr()
     assert main(["train", "--resume", a, "--epochs", "1"]) == 2
-    assert "format: missing" in capsys.readouterr().err
+    assert "not a training-state file" in capsys.readouterr().err
     assert main(["train", "--dataset", "xor", "--epochs", "1", "--latest"]) == 2
     assert "need --export" in capsys.readouterr().err
 
