@@ -80,8 +80,19 @@ def _status(tr):
         why = ss[state.SETUP_ERROR].rstrip(".")
         st.warning(f"The sidebar's setup cannot start a run: {why}. The run shown here is the "
                    "previous one.", icon=":material/warning:")
-    if ss[state.NOTICE]:
-        st.info(ss[state.NOTICE], icon=":material/info:")
+    notice()
+
+
+def notice():
+    """What just happened to the run, with Undo when a trained run was replaced."""
+    ss = st.session_state
+    if not ss[state.NOTICE]:
+        return
+    st.info(ss[state.NOTICE], icon=":material/info:")
+    prev = ss.get(state.PREVIOUS)
+    if prev is not None:
+        st.button(f"Undo: back to the previous run ({prev.config.dataset}, epoch {prev.epoch})",
+                  key="btn_undo", on_click=state.undo_run, icon=":material/undo:")
 
 
 def training_panel(body):

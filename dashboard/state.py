@@ -44,6 +44,7 @@ TRAINER = "trainer"          # the run: a Trainer
 BASE = "base_config"         # the setup the sidebar edits; fields without a widget come from it
 SYNC = "sync_widgets"        # a RunConfig (explicit activations) to write into the sidebar widgets
 NOTICE = "run_notice"        # what just happened to the run (new run, reset, settings changed)
+PREVIOUS = "previous_run"    # the run a new run replaced, while its notice shows (for Undo)
 EPOCH = "selected_epoch"     # the epoch chosen on the slider; None follows the latest
 LEFT = "epochs_left"         # epochs still to train in a "Train N epochs" run (0 = idle)
 TOTAL = "epochs_total"       # N of that run, for the progress bar
@@ -76,7 +77,8 @@ def init_session():
     ss = st.session_state
     if BASE not in ss:
         ss[BASE] = default_config(DEFAULT_DATASET)
-    for key, value in ((SYNC, None), (NOTICE, None), (EPOCH, None), (LEFT, 0), (TOTAL, 0),
+    for key, value in ((SYNC, None), (NOTICE, None), (PREVIOUS, None), (EPOCH, None), (LEFT, 0),
+                       (TOTAL, 0),
                        (ERROR, None), (SETUP_ERROR, None), *PAGE_WIDGETS.items()):
         ss.setdefault(key, value)
 
@@ -177,6 +179,9 @@ def describe_changes(old: dict, new: dict, keys) -> str:
 
 def _install(trainer: Trainer, message=None, sync=False):
     ss = st.session_state
+    old = ss.get(TRAINER)
+    # a trained run that is replaced can be had back (Undo) while the notice says so
+    ss[PREVIOUS] = old if message and old is not None and old is not trainer and old.epoch else None
     ss[TRAINER] = trainer
     ss[BASE] = trainer.config
     ss[SYNC] = explicit(trainer) if sync else None
@@ -216,7 +221,7 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
         tr.update_settings(**{k: new[k] for k in soft})
         message = (f"{describe_changes(old, new, soft)}: applies from epoch {tr.epoch + 1}; "
                    f"the run goes on.")
-        ss[NOTICE] = message
+        ss[NOTICE], ss[PREVIOUS] = message, None
         ss[BASE] = cfg
         return message
     ss[BASE] = cfg
@@ -297,7 +302,7 @@ def train_epochs(n=1, budget_s=None) -> int:
     ss = st.session_state
     tr = get_trainer()
     ss[ERROR] = None
-    ss[NOTICE] = None
+    ss[NOTICE] = ss[PREVIOUS] = None
     ss[EPOCH] = None
     start, done = time.perf_counter(), 0
     n, why = limits.epochs_allowed(n, tr.epoch, LIMITS)
@@ -335,6 +340,16 @@ def train_epochs(n=1, budget_s=None) -> int:
     if done:
         checkpoint.after_epoch(tr, final=True, lim=LIMITS)
     return done
+
+
+def undo_run():
+    """Put back the run the last new run replaced (its setup into the sidebar too)."""
+    ss = st.session_state
+    prev = ss.get(PREVIOUS)
+    if prev is None:
+        return
+    _install(prev, f"Back to the previous run: {prev.config.dataset} at epoch {prev.epoch}.",
+             sync=True)
 
 
 def rewind_run(epoch):

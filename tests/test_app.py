@@ -531,3 +531,21 @@ def test_continue_from_an_earlier_epoch_drops_the_later_ones():
     assert any("Back at epoch 2: epochs 3–4 were dropped" in i.value for i in at.info)
     click(at, "btn_train_1")
     assert trainer(at).epoch == 3
+
+
+def test_undo_brings_back_a_trained_run_that_a_setup_change_replaced():
+    at = start()
+    for _ in range(3):
+        click(at, "btn_train_1")
+    old = trainer(at)
+    at.sidebar.slider(key="sb_opt_moons_noise").set_value(0.3).run()      # a new run
+    ok(at)
+    assert trainer(at) is not old and trainer(at).epoch == 0
+    assert "(moons, epoch 3)" in at.button(key="btn_undo").label
+    click(at, "btn_undo")
+    at.run()
+    assert trainer(at) is old and trainer(at).epoch == 3
+    assert at.sidebar.slider(key="sb_opt_moons_noise").value == 0.15       # its setup is back
+    assert any("Back to the previous run: moons at epoch 3" in i.value for i in at.info)
+    click(at, "btn_train_1")                       # training on: no more undo
+    assert "btn_undo" not in [b.key for b in at.button] and trainer(at).epoch == 4

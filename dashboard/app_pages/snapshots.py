@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import figures, limits, state
+from dashboard import controls, figures, limits, state
 from nncore import snapshot
 
 log = logging.getLogger("dashboard")
@@ -165,8 +165,7 @@ st.caption("A training-state file holds the whole run: its setup, the metrics of
            "the weights of the stored epochs (with each layer's weighted sum and activation "
            "for one probe input), and the optimiser and random-generator state that let it "
            "carry on bit for bit.")
-if st.session_state[state.NOTICE]:        # what just happened to the run (the other pages
-    st.info(st.session_state[state.NOTICE], icon=":material/info:")   # show it in their panel)
+controls.notice()                         # what just happened to the run, with Undo
 if st.session_state[state.LEFT] > 0:      # a "Train N epochs" run only advances on its pages
     st.info(f"The \"Train N epochs\" run is paused at epoch {state.get_trainer().epoch} while this "
             "page is open (a download is the run as it is now). It carries on when you open the "
