@@ -68,11 +68,14 @@ def _status(tr):
     c[2].metric("Test loss", f"{last.test_loss:.4g}",
                 delta=f"{last.test_loss - prev.test_loss:+.3g}" if prev else None,
                 delta_color="inverse")
+    gain = (last.test_acc - prev.test_acc) * 100 if prev else None
     c[3].metric("Test accuracy", f"{last.test_acc:.1%}",
-                delta=f"{(last.test_acc - prev.test_acc) * 100:+.1f} pts" if prev else None)
+                delta=None if gain is None else f"{gain:+.1f} pts" if abs(gain) >= 0.05 else "no change",
+                delta_color="normal" if gain is None or abs(gain) >= 0.05 else "off",
+                delta_arrow="auto" if gain is None or abs(gain) >= 0.05 else "off")
     secs = last.seconds
-    c[4].metric("Last epoch", ("–" if not tr.epoch else f"{secs * 1000:.1f} ms" if secs < 1
-                               else f"{secs:.2f} s"),
+    c[4].metric("Last epoch", ("–" if not tr.epoch else "< 0.1 ms" if secs < 5e-5
+                               else f"{secs * 1000:.1f} ms" if secs < 1 else f"{secs:.2f} s"),
                 help=f"{last.samples_per_s:,.0f} samples/s" if tr.epoch else "No epoch trained yet")
     if ss[state.ERROR]:
         st.error(ss[state.ERROR], icon=":material/error:")
