@@ -118,8 +118,17 @@ def _first_epoch_note(e):
                  font=dict(size=13, color="#6e7781"))]
 
 
-def loss_curves(records, log=False):
-    """Train and test loss per epoch (epoch 0 = before training)."""
+def _epoch_mark(epoch):
+    """A dashed vertical line at the epoch shown on the slider (None: none)."""
+    if epoch is None:
+        return []
+    return [dict(type="line", xref="x", yref="paper", x0=epoch, x1=epoch, y0=0, y1=1,
+                 line=dict(color="#57606a", width=1, dash="dash"))]
+
+
+def loss_curves(records, log=False, mark=None):
+    """Train and test loss per epoch (epoch 0 = before training); ``mark``: an epoch to
+    mark with a dashed line (the one the pages show)."""
     e, data = _curves(records, ("train_loss", "test_loss"), 1.0, "loss", ".4g")
     lrs = np.array([r.lr for r in records], np.float64)
     for trace in data:                  # each epoch's learning rate (it may follow a schedule)
@@ -136,15 +145,15 @@ def loss_curves(records, log=False):
             yaxis.update(dtick=1, tickformat="~g", minor=dict(ticks="outside", ticklen=3,
                                                               showgrid=False))
     return _figure(data, _layout("Loss", yaxis=yaxis, xaxis=_epoch_axis(e, rangemode="tozero"),
-                                 annotations=_first_epoch_note(e)))
+                                 annotations=_first_epoch_note(e), shapes=_epoch_mark(mark)))
 
 
-def accuracy_curves(records):
-    """Train and test accuracy (%) per epoch."""
+def accuracy_curves(records, mark=None):
+    """Train and test accuracy (%) per epoch (``mark``: see :func:`loss_curves`)."""
     e, data = _curves(records, ("train_acc", "test_acc"), 100.0, "accuracy", ".2f")
     return _figure(data, _layout("Accuracy", yaxis=_axis("accuracy (%)", range=[0, 101]),
                                  xaxis=_epoch_axis(e, rangemode="tozero"),
-                                 annotations=_first_epoch_note(e)))
+                                 annotations=_first_epoch_note(e), shapes=_epoch_mark(mark)))
 
 
 def epoch_times(records):

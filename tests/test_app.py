@@ -549,3 +549,18 @@ def test_undo_brings_back_a_trained_run_that_a_setup_change_replaced():
     assert any("Back to the previous run: moons at epoch 3" in i.value for i in at.info)
     click(at, "btn_train_1")                       # training on: no more undo
     assert "btn_undo" not in [b.key for b in at.button] and trainer(at).epoch == 4
+
+
+def test_the_train_page_scrubs_its_data_view_back_and_marks_the_curves():
+    at = start()
+    for _ in range(3):
+        click(at, "btn_train_1")
+    at.select_slider(key="epoch_slider").set_value(1).run()
+    ok(at)
+    assert any(t.startswith("Decision boundary at epoch 1") for t in titles(at))
+    loss = next(c for c in charts(at) if c["layout"]["title"]["text"] == "Loss")
+    assert [s["x0"] for s in loss["layout"]["shapes"]] == [1]
+    click(at, "btn_train_1")                      # training follows the latest again
+    assert any(t.startswith("Decision boundary at epoch 4") for t in titles(at))
+    loss = next(c for c in charts(at) if c["layout"]["title"]["text"] == "Loss")
+    assert not loss["layout"].get("shapes")

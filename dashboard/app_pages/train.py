@@ -16,41 +16,41 @@ def _labels(data, Y):
     return Y[:, 0].astype(int) if data.target == "binary" else data.labels(Y)
 
 
-def _boundary(tr):
+def _boundary(tr, net, epoch):
     data = tr.data
     xs, ys, points = figures.data_plane(data, GRID)
     logic = data.kind == "logic"          # its test set is its training set
-    probs = predict.network_probabilities(tr.network, points)
+    probs = predict.network_probabilities(net, points)
     fig = figures.decision_boundary(xs, ys, probs, data.P_train,
                                     _labels(data, data.Y_train), None if logic else data.P_test,
                                     None if logic else _labels(data, data.Y_test),
-                                    _class_names(data), tr.epoch)
+                                    _class_names(data), epoch)
     st.plotly_chart(fig, key="chart_boundary")
 
 
-def _samples(tr):
+def _samples(tr, net, epoch):
     data = tr.data
     cols = 8 if max(len(str(c)) for c in data.class_names) <= 2 else 5   # room for long names
     n = SAMPLES // 8 * cols
     X, Y = data.X_test[:n], data.Y_test[:n]
     if len(X) == 0:
         X, Y = data.X_train[:n], data.Y_train[:n]
-    guesses = tr.predict(X).argmax(axis=1)
+    guesses = net.predict(X).argmax(axis=1)
     fig = figures.image_samples(X, data.image_shape, data.labels(Y), guesses, data.class_names,
-                                tr.epoch, cols=cols)
+                                epoch, cols=cols)
     st.plotly_chart(fig, key="chart_samples")
 
 
-def _logic(tr, chart=True):
-    """The truth table with the current outputs (and, unless the boundary shows them, a
+def _logic(tr, net, epoch, chart=True):
+    """The truth table with the outputs at ``epoch`` (and, unless the boundary shows them, a
     chart of outputs against targets)."""
     data = tr.data
-    out = tr.predict(data.X_train)
+    out = net.predict(data.X_train)
     if chart:
-        st.plotly_chart(figures.logic_outputs(data.P_train, data.Y_train, out, tr.epoch),
+        st.plotly_chart(figures.logic_outputs(data.P_train, data.Y_train, out, epoch),
                         key="chart_logic")
     else:
-        st.markdown(f"**Outputs vs targets at epoch {tr.epoch}**")
+        st.markdown(f"**Outputs vs targets at epoch {epoch}**")
     st.table(figures.truth_table(data.P_train, data.Y_train, out), border="horizontal",
              hide_index=True, hide_header=False)
 
@@ -64,27 +64,32 @@ def _epoch_time(tr):
 
 def body(tr):
     data = tr.data
+    pictured = data.on_plane or (data.kind == "image" and data.image_shape) or data.kind == "logic"
+    # the data views can be scrubbed back; the curves mark the epoch they show
+    epoch = controls.epoch_slider(tr) if pictured else tr.epoch
+    net, epoch = (tr.network, tr.epoch) if epoch >= tr.epoch else predict.network_at(tr, epoch)
+    mark = epoch if epoch < tr.epoch else None
     st.toggle("Log scale for the loss", key="loss_log")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figures.loss_curves(tr.records, st.session_state["loss_log"]),
+        st.plotly_chart(figures.loss_curves(tr.records, st.session_state["loss_log"], mark),
                         key="chart_loss")
     with right:
-        st.plotly_chart(figures.accuracy_curves(tr.records), key="chart_acc")
+        st.plotly_chart(figures.accuracy_curves(tr.records, mark), key="chart_acc")
     left, right = st.columns(2)
     with left:
         if data.on_plane:
-            _boundary(tr)
+            _boundary(tr, net, epoch)
         elif data.kind == "image" and data.image_shape:
-            _samples(tr)
+            _samples(tr, net, epoch)
         elif data.kind == "logic":
-            _logic(tr)
+            _logic(tr, net, epoch)
         else:
             st.plotly_chart(figures.pca_scatter(data.X_train, data.labels(data.Y_train),
                                                 data.class_names), key="chart_pca")
     with right:
         if data.kind == "logic" and data.on_plane:
-            _logic(tr, chart=False)
+            _logic(tr, net, epoch, chart=False)
         _epoch_time(tr)
     if data.notes:
         st.caption("Data: " + "; ".join(data.notes))
