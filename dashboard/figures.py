@@ -614,7 +614,9 @@ def weight_heatmap(W, b, zmax, title, in_label="input", full=False, value="weigh
     xs = f"units %{{x}}–%{{x}}+{fc - 1}" if fc > 1 else "unit %{x}"
     ys = f"{in_label} %{{y}}–%{{y}}+{fr - 1}" if fr > 1 else f"{in_label} %{{y}}"
     mean = "mean " if fr * fc > 1 else ""
-    text = "%{z:.2f}" if rows <= 16 and cols <= 10 else None
+    # values on the cells only while they stay legible (two significant digits: small changes
+    # show as 0.0031, not 0.00)
+    text = "%{z:.2g}" if rows <= 10 and cols <= 8 else None
     height = int(np.clip(190 + 2.2 * rows, 270, 480))
     data = [dict(type="heatmap", z=Wd, x=x, y=y, coloraxis="coloraxis", texttemplate=text,
                  hovertemplate=f"{ys}<br>{xs}<br>{mean}{value} %{{z:.4g}}<extra></extra>")]
