@@ -197,6 +197,8 @@ def confusion_heatmap(cm, class_names, title, selected=None):
                      hovermode="closest", plot_bgcolor="#ffffff",
                      xaxis=dict(title=dict(text="guessed"), range=[-0.5, k - 0.5], **ticks),
                      yaxis=dict(title=dict(text="true"), range=[k - 0.5, -0.5], **ticks))
+    # the title starts at the figure's edge: long class names push the plot area right
+    layout["title"].update(xref="container", x=0.01)
     return _figure(data, layout)
 
 
