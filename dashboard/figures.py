@@ -114,7 +114,7 @@ def _first_epoch_note(e):
     if len(e) > 1:
         return []
     return [dict(text="Epoch 0: before training.<br>Train an epoch to draw the curves.",
-                 xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                 xref="paper", yref="paper", x=0.68, y=0.5, showarrow=False,   # clear of epoch 0
                  font=dict(size=13, color="#6e7781"))]
 
 
