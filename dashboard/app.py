@@ -19,11 +19,14 @@ if state.LIMITS.hosted:           # no traceback for visitors, whatever config.t
 limits.set_blas_threads(state.LIMITS.blas_threads)   # hosted: many sessions share the cores
 state.init_session()
 # Narrow windows: rows of columns in the main area wrap instead of squeezing their contents
-# (pairs of charts stack below about 44rem; rows of buttons or numbers keep 7rem each).
+# (pairs of charts stack below about 44rem; other rows keep 8.5rem a column, the training
+# buttons 10.5rem, the gallery's filters 6.5rem).
 st.html("""<style>
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
-  min-width: min(100%, 7rem); }
+  min-width: min(100%, 8.5rem); }
+[data-testid="stMain"] .st-key-run_buttons [data-testid="stColumn"] { min-width: min(100%, 10.5rem); }
+[data-testid="stMain"] .st-key-pred_filters [data-testid="stColumn"] { min-width: min(100%, 6.5rem); }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"]:nth-child(2):last-child)
   > [data-testid="stColumn"] { min-width: min(100%, 21rem); }
 </style>""")

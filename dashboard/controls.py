@@ -47,6 +47,7 @@ def _stop():
     if ss[state.LEFT]:
         ss[state.NOTICE] = f"Stopped at epoch {state.get_trainer().epoch}."
     ss[state.LEFT] = 0
+    ss[state.EPOCH], ss[state.FOLLOW] = None, True       # show the epoch it stopped at
 
 
 def _reset():
@@ -91,10 +92,10 @@ def notice():
     ss = st.session_state
     if not ss[state.NOTICE]:
         return
-    st.info(ss[state.NOTICE], icon=":material/info:")
+    st.info(ss[state.NOTICE].replace("*", "\\*"), icon=":material/info:")   # x1*x2 is no markup
     prev = ss.get(state.PREVIOUS)
     if prev is not None:
-        st.button(f"Undo: back to the previous run ({prev.config.dataset}, epoch {prev.epoch})",
+        st.button(f"Undo: back to the trained run ({prev.config.dataset}, epoch {prev.epoch})",
                   key="btn_undo", on_click=state.undo_run, icon=":material/undo:")
 
 
@@ -108,8 +109,12 @@ def training_panel(body):
 
 @st.fragment
 def _idle_panel(body):
-    if st.session_state[state.LEFT] > 0:     # Train N epochs was clicked: switch panels
+    ss = st.session_state
+    # Train N epochs was clicked (switch panels), or Undo put back a run whose setup the
+    # sidebar must show (once): both need the whole page
+    if ss[state.LEFT] > 0 or ss.pop(state.WHOLE_PAGE, False):
         st.rerun()
+    ss[state.FOLLOW] = False
     _panel(body, running=False)
 
 
@@ -144,7 +149,7 @@ def _panel(body, running):
     tr = state.get_trainer()
     st.markdown(state.run_summary(tr))
     n = min(tr.config.epochs, state.LIMITS.max_epochs_per_run)
-    c = st.columns(4)
+    c = st.container(key="run_buttons").columns(4)
     c[0].button("Train 1 epoch", key="btn_train_1", type="primary", on_click=_train_one,
                 disabled=running, width="stretch", icon=":material/skip_next:")
     c[1].button(f"Train {n} epoch{'s' if n != 1 else ''}", key="btn_train_n", on_click=_start_run,
@@ -188,7 +193,9 @@ def epoch_slider(tr) -> int:
     epochs = tr.history.epochs
     shown = tr.history.nearest(state.selected_epoch())
     if len(epochs) == 1:
-        st.caption("Epoch 0: the starting weights. Train to scrub back through the epochs.")
+        st.caption("Epoch 0: the starting weights. Train to scrub back through the epochs."
+                   if epochs == [0] else f"Only epoch {epochs[0]} is stored (the file kept its "
+                   "latest epoch only). Train to scrub back through the epochs from here.")
         return shown
     ss["epoch_slider"] = shown
     st.select_slider("Epoch to show", options=epochs, key="epoch_slider", on_change=_on_slide,

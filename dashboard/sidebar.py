@@ -179,6 +179,7 @@ def _dataset_options(name):
             st.slider(label, float(opt.lo), float(opt.hi), step=step, key=wkey)
         elif opt.choices:
             st.multiselect(label, opt.choices, key=wkey, format_func=FEATURE_LABELS.get,
+                           on_change=_in_order, args=(wkey, opt.choices),
                            help="What the network is given of each point (x1, x2): add squares, "
                                 "the product or sines to make a pattern easier to separate, as in "
                                 "the TensorFlow Playground.")
@@ -187,6 +188,12 @@ def _dataset_options(name):
             st.text_input(label, key=wkey, placeholder=hint[0] if hint else "",
                           help=(f"Leave empty to look in {', '.join(hint)} and $NNCORE_DATA_DIR"
                                 if hint else None))
+
+
+def _in_order(wkey, choices):
+    """Keep a multiselect's choices in their canonical order (the order the data uses)."""
+    ss = st.session_state
+    ss[wkey] = [c for c in choices if c in ss[wkey]]
 
 
 def _preset_block():

@@ -155,6 +155,9 @@ def _normal(cfg: RunConfig, n_out=None, target=None) -> dict:
 
 
 def _fmt(key, value):
+    if key == "features":                  # as the sidebar shows them: x1², x1·x2, sin x1
+        from dashboard.figures import FEATURE_LABELS
+        return ", ".join(FEATURE_LABELS.get(f, f) for f in str(value).split(","))
     if key == "hidden":
         return shape_text(value) if value else "none"
     if key == "activations":
@@ -180,8 +183,12 @@ def describe_changes(old: dict, new: dict, keys) -> str:
 def _install(trainer: Trainer, message=None, sync=False):
     ss = st.session_state
     old = ss.get(TRAINER)
-    # a trained run that is replaced can be had back (Undo) while the notice says so
-    ss[PREVIOUS] = old if message and old is not None and old is not trainer and old.epoch else None
+    # the last trained run that was replaced can be had back (Undo) until training goes on;
+    # replacing an untrained run keeps that offer
+    if message and old is not None and old is not trainer and old.epoch:
+        ss[PREVIOUS] = old
+    elif ss.get(PREVIOUS) is trainer:
+        ss[PREVIOUS] = None
     ss[TRAINER] = trainer
     ss[BASE] = trainer.config
     ss[SYNC] = explicit(trainer) if sync else None
@@ -221,7 +228,7 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
         tr.update_settings(**{k: new[k] for k in soft})
         message = (f"{describe_changes(old, new, soft)}: applies from epoch {tr.epoch + 1}; "
                    f"the run goes on.")
-        ss[NOTICE], ss[PREVIOUS] = message, None
+        ss[NOTICE] = message
         ss[BASE] = cfg
         return message
     ss[BASE] = cfg
@@ -265,10 +272,20 @@ def selected_epoch() -> int:
     return int(e)
 
 
+FOLLOW = "follow_latest"      # set by Stop: this rerun's slider value may be a stale frame's
+WHOLE_PAGE = "rerun_whole_page"   # a click in the training panel changed what the sidebar shows
+
+
 def select_epoch(epoch):
-    """Choose ``epoch`` for every page (None or the latest: follow training)."""
+    """Choose ``epoch`` for every page (None or the latest: follow training). Ignored while
+    a "Train N epochs" run goes on or is being stopped: the slider then follows the run, and
+    the value a click sends with it can be an older frame's."""
     tr = get_trainer()
-    st.session_state[EPOCH] = None if epoch is None or epoch >= tr.epoch else int(epoch)
+    ss = st.session_state
+    if ss.get(LEFT) or ss.get(FOLLOW):
+        ss[EPOCH] = None
+        return
+    ss[EPOCH] = None if epoch is None or epoch >= tr.epoch else int(epoch)
 
 
 def error_text(exc_or_text) -> str:
@@ -350,6 +367,7 @@ def undo_run():
         return
     _install(prev, f"Back to the previous run: {prev.config.dataset} at epoch {prev.epoch}.",
              sync=True)
+    ss[WHOLE_PAGE] = True         # the click reran only the training panel: redraw the sidebar
 
 
 def rewind_run(epoch):

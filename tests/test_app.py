@@ -543,10 +543,18 @@ def test_undo_brings_back_a_trained_run_that_a_setup_change_replaced():
     assert trainer(at) is not old and trainer(at).epoch == 0
     assert "(moons, epoch 3)" in at.button(key="btn_undo").label
     click(at, "btn_undo")
-    at.run()
     assert trainer(at) is old and trainer(at).epoch == 3
     assert at.sidebar.slider(key="sb_opt_moons_noise").value == 0.15       # its setup is back
     assert any("Back to the previous run: moons at epoch 3" in i.value for i in at.info)
+    at.sidebar.number_input(key="sb_lr").set_value(0.02).run()     # the next edit keeps the run
+    ok(at)
+    assert trainer(at) is old and trainer(at).config.lr == 0.02
+    # two setup changes in a row: Undo still goes back to the last trained run
+    at.sidebar.slider(key="sb_opt_moons_noise").set_value(0.3).run()
+    at.sidebar.slider(key="sb_opt_moons_noise").set_value(0.35).run()
+    assert "(moons, epoch 3)" in at.button(key="btn_undo").label
+    click(at, "btn_undo")
+    assert trainer(at) is old
     click(at, "btn_train_1")                       # training on: no more undo
     assert "btn_undo" not in [b.key for b in at.button] and trainer(at).epoch == 4
 

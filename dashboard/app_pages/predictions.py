@@ -140,7 +140,7 @@ def _filter_widgets(ev):
             ss[key] = ANY
     if ss.get("pred_sort") not in SORTS:
         ss["pred_sort"] = "Data order"
-    c = st.columns([1.2, 1.4, 1.2, 1.2], vertical_alignment="bottom")
+    c = st.container(key="pred_filters").columns([1.2, 1.4, 1.2, 1.2], vertical_alignment="bottom")
     c[0].toggle("Mistakes only", key="pred_mistakes", on_change=_filters_changed,
                 args=("pred_mistakes",))
     c[1].selectbox("Order", list(SORTS), key="pred_sort", on_change=_filters_changed,

@@ -21,8 +21,9 @@ def _in_label(i):
 def _heatmaps(tr, epoch, mats, value, what):
     ss = st.session_state
     zmax = figures.shared_scale(mats, per_layer=ss["w_per_layer"])
-    cols = st.columns(2)
     for i, ((W, b), lim) in enumerate(zip(mats, zmax)):
+        if i % 2 == 0:                # a row per pair: on narrow windows they stack in order
+            cols = st.columns(2)
         layer = tr.network.layers[i]
         title = f"Layer {i + 1} {what}: {layer.n_in} → {layer.n_out} ({layer.activation})"
         fig = figures.weight_heatmap(W, b, lim, title, _in_label(i), full=ss["w_fullres"],

@@ -80,5 +80,31 @@ def test_train_n_epochs_redraws_as_it_goes_and_stop_ends_it(page, app_url, shots
     page.wait_for_timeout(1500)
     assert metric_value(page, "Epoch") == stopped and 0 < int(stopped) < 5000
     assert page.get_by_text(f"Stopped at epoch {stopped}.").count() == 1
+    # the view shows the epoch it stopped at (not the slider's value in an older frame)
+    assert page.get_by_text(f"Decision boundary at epoch {stopped} ").count() == 1
+    assert page.get_by_role("button", name="Continue from epoch").count() == 0
     assert page_problems(page) == []
     screenshot(page, os.path.join(shots_dir, "train_stopped.png"))
+
+
+def test_undo_brings_back_the_trained_run_and_its_sidebar(page, app_url, shots_dir):
+    open_app(page, app_url)
+    for n in (1, 2):
+        page.get_by_role("button", name="Train 1 epoch").click()
+        wait_epoch(page, n)
+    set_text(page, "Hidden layers", "3")
+    page.wait_for_timeout(300)
+    wait_idle(page)
+    wait_epoch(page, 0)
+    page.get_by_role("button", name="Undo: back to the trained run").click()
+    wait_epoch(page, 2)
+    page.wait_for_timeout(300)
+    wait_idle(page)
+    assert page.get_by_label("Hidden layers", exact=True).input_value() == "16, 8"
+    assert "2-16-8-2" in page.get_by_test_id("stSidebar").inner_text()
+    set_text(page, "Learning rate", "0.02")          # the next edit keeps the restored run
+    page.wait_for_timeout(300)
+    wait_idle(page)
+    assert metric_value(page, "Epoch") == "2"
+    assert page_problems(page) == []
+    screenshot(page, os.path.join(shots_dir, "undo.png"))
