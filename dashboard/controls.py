@@ -204,8 +204,8 @@ def epoch_slider(tr) -> int:
         st.button(f"Continue from epoch {shown}", key="btn_rewind", on_click=_rewind,
                   args=(shown,), icon=":material/history:",
                   help=f"Go back to epoch {shown} and train on from there: epochs {shown + 1}–"
-                       f"{tr.epoch} are dropped (for example after the loss blew up). The "
-                       "optimiser's state starts afresh.")
+                       f"{tr.epoch} are dropped (for example after the loss blew up; Undo brings "
+                       "them back until you train). The optimiser's state starts afresh.")
     h = tr.history
     if h.thinned:
         st.caption(f"History thinned to stay within {h.budget_bytes / 2**20:.0f} MB: {h.thinned} "

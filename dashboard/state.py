@@ -374,8 +374,10 @@ def rewind_run(epoch):
     """Go back to stored ``epoch`` of the run and train on from there (later epochs dropped)."""
     tr = get_trainer()
     last = tr.epoch
+    before = tr.copy()
     tr.rewind(epoch)
     ss = st.session_state
+    ss[PREVIOUS] = before           # Undo puts the dropped epochs back
     ss[EPOCH], ss[LEFT], ss[ERROR] = None, 0, None
     ss[NOTICE] = (f"Back at epoch {epoch}: epochs {epoch + 1}–{last} were dropped and training goes "
                   f"on from here (the optimiser's state starts afresh).")

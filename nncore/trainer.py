@@ -306,6 +306,22 @@ class Trainer:
             [float(np.linalg.norm(l.weights)) for l in net.layers],
             [float(np.linalg.norm(l._dW)) for l in net.layers])
 
+    def copy(self) -> "Trainer":
+        """An independent copy of the run as it is now (the data and the stored epochs'
+        arrays are shared: they are never written to), e.g. to undo a :meth:`rewind`."""
+        other = copy.copy(self)
+        other.network = self.network.clone()
+        other.network.grads[...] = self.network.grads
+        other.rng = copy.deepcopy(self.rng)
+        other.optimizer = copy.deepcopy(self.optimizer)
+        if self.config.optimizer == "perturb":
+            other.optimizer.bind_rng(other.rng)
+        other.records = list(self.records)
+        other.history = copy.copy(self.history)
+        other.history.weights, other.history.grads = dict(self.history.weights), dict(self.history.grads)
+        other._xbuf = None
+        return other
+
     def rewind(self, epoch):
         """Go back to stored epoch ``epoch`` and train on from there: its weights and records
         are kept, later epochs dropped. The optimiser's state (momentum, Adam's moments) is

@@ -529,6 +529,10 @@ def test_continue_from_an_earlier_epoch_drops_the_later_ones():
     tr = trainer(at)
     assert tr.epoch == 2 and len(tr.records) == 3 and epoch_metric(at) == "2"
     assert any("Back at epoch 2: epochs 3–4 were dropped" in i.value for i in at.info)
+    click(at, "btn_undo")                         # the dropped epochs come back
+    assert trainer(at).epoch == 4 and len(trainer(at).records) == 5
+    at.select_slider(key="epoch_slider").set_value(2).run()
+    click(at, "btn_rewind")
     click(at, "btn_train_1")
     assert trainer(at).epoch == 3
 

@@ -288,3 +288,16 @@ def test_rewind_goes_back_to_a_stored_epoch_and_trains_on():
     assert tr.epoch == 5 and [r.epoch for r in tr.records] == list(range(6))
     with pytest.raises(ValueError, match="epoch 9 is not stored"):
         tr.rewind(9)
+
+
+def test_a_copy_of_a_run_goes_on_exactly_like_the_run():
+    for opt in ("adam", "perturb"):
+        tr = Trainer(default_config("moons").replace(optimizer=opt, epochs=20))
+        tr.fit(3)
+        twin = tr.copy()
+        tr.rewind(1)                              # the copy keeps what the run drops
+        assert twin.epoch == 3 and len(twin.records) == 4 and 3 in twin.history.weights
+        ref = Trainer(default_config("moons").replace(optimizer=opt, epochs=20))
+        ref.fit(5)
+        twin.fit(2)
+        assert twin.network.params.tobytes() == ref.network.params.tobytes()
