@@ -601,12 +601,14 @@ def _coloraxis(zmax, label):
                 colorbar=dict(title=dict(text=label, side="right"), thickness=12))
 
 
-def weight_heatmap(W, b, zmax, title, in_label="input", full=False, value="weight"):
+def weight_heatmap(W, b, zmax, title, in_label="input", full=False, value="weight",
+                   row_names=None):
     """One layer's weight matrix W (n_in, n_out) and biases b (n_out,) or None.
 
-    Rows are the layer's inputs, columns its units. Colours are diverging and centred on
-    zero, from ``-zmax`` to ``zmax`` (pass the same ``zmax`` to every layer for a shared
-    scale). Unless ``full``, matrices larger than ``MAX_SIDE`` per side show block means.
+    Rows are the layer's inputs (named by ``row_names`` if given, e.g. input features),
+    columns its units. Colours are diverging and centred on zero, from ``-zmax`` to
+    ``zmax`` (pass the same ``zmax`` to every layer for a shared scale). Unless ``full``,
+    matrices larger than ``MAX_SIDE`` per side show block means.
     """
     Wd, (fr, fc) = (_f32(W), (1, 1)) if full else block_average(W)
     rows, cols = Wd.shape
@@ -624,7 +626,9 @@ def weight_heatmap(W, b, zmax, title, in_label="input", full=False, value="weigh
     if cols <= 20:
         xaxis["dtick"] = max(1, math.ceil(cols / 10)) * fc
     yaxis = _axis(in_label, autorange="reversed", showgrid=False, zeroline=False)
-    if rows <= 20:
+    if row_names is not None and fr == 1 and len(row_names) == rows <= 20:
+        yaxis.update(tickmode="array", tickvals=y, ticktext=[str(n) for n in row_names])
+    elif rows <= 20:
         yaxis["dtick"] = max(1, math.ceil(rows / 10)) * fr
     axes = dict(xaxis=xaxis, yaxis=yaxis)
     if b is not None:

@@ -112,6 +112,8 @@ def test_the_sidebar_picks_features_and_every_page_draws_the_plane():
     graph = [c for c in charts(at) if c["layout"]["title"]["text"].startswith("The network at")]
     labels = [a["text"] for a in graph[0]["layout"]["annotations"]]
     assert "x1²" in labels and "x2²" in labels
+    layer1 = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Layer 1 weights"))
+    assert layer1["layout"]["yaxis"]["ticktext"] == ["x1²", "x2²"]
 
 
 def test_features_of_a_truth_table_keep_its_inputs_in_the_table():

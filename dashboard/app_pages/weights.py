@@ -26,8 +26,9 @@ def _heatmaps(tr, epoch, mats, value, what):
             cols = st.columns(2)
         layer = tr.network.layers[i]
         title = f"Layer {i + 1} {what}: {layer.n_in} → {layer.n_out} ({layer.activation})"
+        names = _input_names(tr) if i == 0 and tr.data.features else None
         fig = figures.weight_heatmap(W, b, lim, title, _in_label(i), full=ss["w_fullres"],
-                                     value=value)
+                                     value=value, row_names=names)
         with cols[i % 2]:
             st.plotly_chart(fig, key=f"heatmap_layer_{i}")
 
