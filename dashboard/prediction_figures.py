@@ -226,7 +226,8 @@ def per_class_accuracy(acc, counts, class_names, overall, title):
     if np.isfinite(overall):
         y = 100 * float(overall)
         shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y,
-                           line=dict(color="#57606a", dash="dash", width=1.5)))
+                           line=dict(color="#57606a", dash="dash", width=1.5),
+                           layer="below"))        # under the bars' labels, not through them
     xtitle = "true class" + (f" (dashed line: all classes, {100 * overall:.1f}%)"
                              if np.isfinite(overall) else "")
     layout = _layout(title, 320, shapes=shapes,
