@@ -70,10 +70,10 @@ def _status(tr):
                 delta=f"{last.test_loss - prev.test_loss:+.3g}" if prev else None,
                 delta_color="inverse")
     gain = (last.test_acc - prev.test_acc) * 100 if prev else None
+    steady = gain is not None and abs(gain) < 0.05            # shows as +0.0: say so, in grey
     c[3].metric("Test accuracy", f"{last.test_acc:.1%}",
-                delta=None if gain is None else f"{gain:+.1f} pts" if abs(gain) >= 0.05 else "no change",
-                delta_color="normal" if gain is None or abs(gain) >= 0.05 else "off",
-                delta_arrow="auto" if gain is None or abs(gain) >= 0.05 else "off")
+                delta=None if gain is None else "no change" if steady else f"{gain:+.1f} pts",
+                delta_color="off" if steady else "normal", delta_arrow="off" if steady else "auto")
     secs = last.seconds
     c[4].metric("Last epoch", ("–" if not tr.epoch else "< 0.1 ms" if secs < 5e-5
                                else f"{secs * 1000:.1f} ms" if secs < 1 else f"{secs:.2f} s"),

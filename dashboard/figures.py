@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from nncore.predict import network_probabilities
 from nncore.trainer import correct_rows
 
 VALIDATE = False
@@ -237,6 +238,13 @@ def data_plane(data, n):
     return xs, ys, data.plane_inputs(points)
 
 
+def plane_answers(data, network, n):
+    """``xs``, ``ys`` of :func:`data_plane` and ``network``'s class probabilities on that
+    grid (what :func:`boundary_field` draws)."""
+    xs, ys, points = data_plane(data, n)
+    return xs, ys, network_probabilities(network, points)
+
+
 def _png_uri(rgb):
     from PIL import Image
     buf = io.BytesIO()
@@ -255,13 +263,12 @@ def boundary_field(xs, ys, probs, class_names):
     class colours weighted by their probabilities. ``colors`` are the class colours to draw
     points with.
     """
-    out = probs
-    n_x, n_y, k = len(xs), len(ys), out.shape[1]
+    n_x, n_y, k = len(xs), len(ys), probs.shape[1]
     dx, dy = xs[1] - xs[0], ys[1] - ys[0]
     traces = []
     if len(class_names) <= 2:
         colors = BINARY_COLORS
-        p = np.clip(out[:, -1].astype(np.float64), 0, 1)[:, None]
+        p = np.clip(probs[:, -1].astype(np.float64), 0, 1)[:, None]
         stops = np.array([_hex_rgb(c) for _, c in PLAYGROUND], np.float64)
         rgb = np.where(p < 0.5, stops[0] + (stops[1] - stops[0]) * (p * 2),
                        stops[1] + (stops[2] - stops[1]) * (p * 2 - 1))
@@ -273,7 +280,7 @@ def boundary_field(xs, ys, probs, class_names):
     else:
         colors = CLASS_COLORS
         palette = np.array([_hex_rgb(colors[c % len(colors)]) for c in range(k)], np.float64)
-        rgb = 0.55 * (out.astype(np.float64) @ palette) + 0.45 * 255.0   # paler: points stand out
+        rgb = 0.55 * (probs.astype(np.float64) @ palette) + 0.45 * 255.0   # paler: points stand out
     img = np.clip(rgb, 0, 255).astype(np.uint8).reshape(n_y, n_x, 3)[::-1]   # row 0 = top
     images = [dict(source=_png_uri(img), xref="x", yref="y", x=xs[0] - dx / 2, y=ys[-1] + dy / 2,
                    sizex=n_x * dx, sizey=n_y * dy, sizing="stretch", layer="below")]

@@ -31,6 +31,7 @@ from nncore.snapshot import PATH_OPTIONS
 from nncore.trainer import SOFT_SETTINGS, load_run_data
 
 from dashboard import checkpoint, limits
+from dashboard.figures import FEATURE_LABELS
 
 log = logging.getLogger("dashboard")
 
@@ -156,7 +157,6 @@ def _normal(cfg: RunConfig, n_out=None, target=None) -> dict:
 
 def _fmt(key, value):
     if key == "features":                  # as the sidebar shows them: x1², x1·x2, sin x1
-        from dashboard.figures import FEATURE_LABELS
         return ", ".join(FEATURE_LABELS.get(f, f) for f in str(value).split(","))
     if key == "hidden":
         return shape_text(value) if value else "none"

@@ -193,7 +193,7 @@ def _split(X, y, test_fraction, rng):
 
 def _on_plane(data, o):
     """``data`` (2-D inputs) with the features of option ``features`` as its inputs."""
-    names = parse_choices(o.get("features", "x1,x2"), tuple(FEATURES), "features")
+    names = tuple(o["features"].split(","))      # checked and in order (resolve_options)
     data.features = names
     if names != PLAIN_FEATURES:
         data.plane = (data.X_train, data.X_test)
@@ -408,6 +408,7 @@ def _csv_table(o, rng):
     if not -width <= col < width:
         raise ValueError(f"csv: label column {col} is outside the file's {width} columns")
     col %= width
+    column = lambda j: j + (j >= col) + 1       # the file's column of feature j, from 1
     X = np.empty((len(rows), width - 1))
     for n, r in enumerate(rows, start=1 + header):
         if len(r) != width:
@@ -416,12 +417,12 @@ def _csv_table(o, rng):
             try:
                 X[n - 1 - header, j] = float(v)
             except ValueError:
-                raise ValueError(f"csv: {path}: line {n}, column {j + (j >= col) + 1} is not a "
+                raise ValueError(f"csv: {path}: line {n}, column {column(j)} is not a "
                                  "number (every column but the label column must be)") from None
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"csv: {path}: line {i + 1 + header}, column {j + (j >= col) + 1} is "
+        raise ValueError(f"csv: {path}: line {i + 1 + header}, column {column(j)} is "
                          f"{X[i, j]} (every value must be a finite number)")
     labels_raw = [r[col].strip() for r in rows]
     names = sorted(set(labels_raw))

@@ -11,11 +11,16 @@ import numpy as np
 MAX_ITEMS = 1_000_000
 
 
-def _read_exactly(f, n, path, what):
+def _read(f, n, path):
+    """Up to ``n`` bytes of ``f``; a broken file (e.g. bad gzip) is a ValueError naming it."""
     try:
-        data = f.read(n)
+        return f.read(n)
     except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"cannot read IDX file {path}: {exc}") from None
+
+
+def _read_exactly(f, n, path, what):
+    data = _read(f, n, path)
     if len(data) < n:
         raise ValueError(f"IDX file {path} is truncated {what} ({len(data)} of {n} bytes)")
     return data
@@ -42,18 +47,11 @@ def read_idx(path) -> np.ndarray:
         if dims[0] > MAX_ITEMS or (ndim == 3 and not (1 <= dims[1] <= 1024 and 1 <= dims[2] <= 1024)):
             raise ValueError(f"IDX file {path} claims implausible dimensions {dims}")
         expected = int(np.prod(dims))
-        try:
-            data = f.read(expected)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"cannot read IDX file {path}: {exc}") from None
+        data = _read(f, expected, path)
         if len(data) < expected:
             raise ValueError(f"IDX file {path}: header says {dims} ({expected} bytes of data) "
                              f"but the file holds {len(data)} (truncated)")
-        try:
-            extra = f.read(1)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"cannot read IDX file {path}: {exc}") from None
-        if extra:
+        if _read(f, 1, path):
             raise ValueError(f"IDX file {path}: header says {dims} ({expected} bytes of data) "
                              "but the file holds more")
     return np.frombuffer(data, np.uint8).reshape(dims)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import datetime as _dt
 import gzip
 import hashlib
@@ -546,7 +547,7 @@ def _gunzip(raw, max_bytes):
     past ``max_bytes``."""
     out, total, rest = [], 0, raw
     try:
-        for _ in range(GZIP_MAX_MEMBERS + 1):
+        while True:
             if len(out) == GZIP_MAX_MEMBERS:
                 raise SnapshotError(f"the file is made of more than {GZIP_MAX_MEMBERS} gzip "
                                     "members; a training-state file has one")
@@ -640,8 +641,7 @@ def parse_json(raw: bytes, max_bytes=DEFAULT_MAX_BYTES, max_depth=MAX_DEPTH) -> 
 def _unique_keys(pairs):
     d = dict(pairs)
     if len(d) != len(pairs):
-        seen = set()
-        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        key = next(k for k, n in collections.Counter(k for k, _ in pairs).items() if n > 1)
         raise ValueError(f"the key {_short(key, 40)} appears twice in one object")
     return d
 

@@ -142,10 +142,7 @@ class Trainer:
         sizes = [data.n_in, *config.hidden, data.n_out]
         self.network = Network(sizes, config.layer_activations(data.n_out, data.target),
                                config.biases, config.init, self.rng, config.dtype)
-        self.optimizer = make_optimizer(config.optimizer, self.network.n_params,
-                                        self.network.dtype, **config.optimizer_settings())
-        if config.optimizer == "perturb":
-            self.optimizer.bind_rng(self.rng)
+        self.optimizer = self._new_optimizer()
         self.epoch, self.iterations = 0, 0
         self.stop_reason = None
         self.history = History(history_budget)
@@ -201,8 +198,8 @@ class Trainer:
         bad = [f"the {name} loss became {v}" for name, v, n in (
             ("training", rec.train_loss, len(self.data.X_train)),
             ("test", rec.test_loss, len(self.data.X_test))) if n and not np.isfinite(v)]
-        start = max(self.records[0].train_loss, 1e-2)
-        if not bad and rec.train_loss > BLOWUP * start:
+        first = max(self.records[0].train_loss, 1e-2)
+        if not bad and rec.train_loss > BLOWUP * first:
             bad = [f"the training loss blew up to {rec.train_loss:.3g}, more than {BLOWUP:,} times "
                    f"its starting value {self.records[0].train_loss:.3g}"]
         if bad:
@@ -306,6 +303,15 @@ class Trainer:
             [float(np.linalg.norm(l.weights)) for l in net.layers],
             [float(np.linalg.norm(l._dW)) for l in net.layers])
 
+    def _new_optimizer(self):
+        """A fresh optimiser for this run's network and settings (perturbation draws its
+        noise from the run's random stream)."""
+        cfg, net = self.config, self.network
+        opt = make_optimizer(cfg.optimizer, net.n_params, net.dtype, **cfg.optimizer_settings())
+        if cfg.optimizer == "perturb":
+            opt.bind_rng(self.rng)
+        return opt
+
     def copy(self) -> "Trainer":
         """An independent copy of the run as it is now (the data and the stored epochs'
         arrays are shared: they are never written to), e.g. to undo a :meth:`rewind`."""
@@ -336,11 +342,7 @@ class Trainer:
         net.params[...] = self.history.weights[epoch]
         grads = self.history.grads.get(epoch)
         net.grads[...] = 0 if grads is None else grads
-        cfg = self.config
-        self.optimizer = make_optimizer(cfg.optimizer, net.n_params, net.dtype,
-                                        **cfg.optimizer_settings())
-        if cfg.optimizer == "perturb":
-            self.optimizer.bind_rng(self.rng)
+        self.optimizer = self._new_optimizer()
         self.records = self.records[:epoch + 1]
         self.iterations = sum(r.iterations for r in self.records)
         self.history.truncate(epoch)

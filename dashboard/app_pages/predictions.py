@@ -119,11 +119,10 @@ def _logic(tr, net, epoch):
                         key="pred_logic")
     with mid:
         if data.on_plane:
-            xs, ys, points = figures.data_plane(data, GRID)
             if predict.can_evaluate(data):
+                xs, ys, grid = figures.plane_answers(data, net, GRID)
                 ev = predict.evaluate(net, data.X_train, data.Y_train, data)
-                fig = pf.boundary_right_wrong(xs, ys, predict.network_probabilities(net, points),
-                                              data.P_train, ev.labels,
+                fig = pf.boundary_right_wrong(xs, ys, grid, data.P_train, ev.labels,
                                               ev.guesses, ev.confidence, ev.class_names, epoch)
                 st.plotly_chart(fig, key="pred_logic_boundary")
 
@@ -284,8 +283,7 @@ def _test_samples(tr, net, epoch):
             _gallery(tr, ev, X, idx, epoch, part)
         else:
             if P is not None:
-                xs, ys, points = figures.data_plane(data, GRID)
-                grid = predict.network_probabilities(net, points)
+                xs, ys, grid = figures.plane_answers(data, net, GRID)
                 st.plotly_chart(pf.boundary_right_wrong(xs, ys, grid, P[idx], ev.labels[idx],
                                                         ev.guesses[idx], ev.confidence[idx],
                                                         ev.class_names, epoch),

@@ -18,9 +18,8 @@ def _labels(data, Y):
 
 def _boundary(tr, net, epoch):
     data = tr.data
-    xs, ys, points = figures.data_plane(data, GRID)
+    xs, ys, probs = figures.plane_answers(data, net, GRID)
     logic = data.kind == "logic"          # its test set is its training set
-    probs = predict.network_probabilities(net, points)
     fig = figures.decision_boundary(xs, ys, probs, data.P_train,
                                     _labels(data, data.Y_train), None if logic else data.P_test,
                                     None if logic else _labels(data, data.Y_test),
