@@ -166,7 +166,7 @@ st.caption("A training-state file holds the whole run: its setup, the metrics of
            "for one probe input), and the optimiser and random-generator state that let it "
            "carry on bit for bit.")
 controls.notice()                         # what just happened to the run, with Undo
-if st.session_state[state.LEFT] > 0:      # a "Train N epochs" run only advances on its pages
+if st.session_state[state.EPOCHS_LEFT] > 0:      # a "Train N epochs" run only advances on its pages
     st.info(f"The \"Train N epochs\" run is paused at epoch {state.get_trainer().epoch} while this "
             "page is open (a download is the run as it is now). It carries on when you open the "
             "Train, Weights or Predictions page.", icon=":material/pause_circle:")
