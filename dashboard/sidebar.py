@@ -12,6 +12,7 @@ import streamlit as st
 from nncore import ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, OPTIMIZERS, RunConfig, parse_hidden
 from nncore.datasets import FASHION_DIRS, MNIST_DIRS, get_spec
 from nncore.presets import PRESETS, default_config, preset_config
+from nncore.text import shape_text
 
 from dashboard import state
 from dashboard.figures import FEATURE_LABELS
@@ -313,7 +314,7 @@ def _apply(data_slot, shape_slot, problem_slot):
     except ValueError as exc:
         _setup_error(problem_slot, exc)
     tr = state.get_trainer()
-    shape = f"**{state.shape_text(tr.network.sizes)}** · {tr.network.n_params:,} parameters"
+    shape = f"**{shape_text(tr.network.sizes)}** · {tr.network.n_params:,} parameters"
     if ss[state.SETUP_ERROR]:
         shape_slot.caption(f"Current run: {shape}")
     else:
@@ -326,5 +327,5 @@ def _setup_error(slot, exc):
     text = state.error_text(exc)
     ss[state.SETUP_ERROR] = text
     state.show_error(exc, slot)
-    slot.caption(f"The current run ({tr.config.dataset}, {state.shape_text(tr.network.sizes)}, "
+    slot.caption(f"The current run ({tr.config.dataset}, {shape_text(tr.network.sizes)}, "
                  f"epoch {tr.epoch}) is kept.")

@@ -27,7 +27,8 @@ import streamlit as st
 from nncore import Diverged, RunConfig, Trainer
 from nncore.network import count_params
 from nncore.presets import default_config
-from nncore.snapshot import PATH_OPTIONS
+from nncore.datasets import PATH_OPTIONS
+from nncore.text import shape_text
 from nncore.trainer import SOFT_SETTINGS, load_run_data
 
 from dashboard import checkpoint, limits
@@ -85,11 +86,6 @@ def init_session():
 
 
 # -- building runs ---------------------------------------------------------------------
-def shape_text(sizes) -> str:
-    """``[784, 128, 10]`` -> ``"784-128-10"``."""
-    return "-".join(str(s) for s in sizes)
-
-
 class _SharedData:
     """Datasets built for one session, lent read-only to every session that asks for the
     same data (name, options, seed, precision): a class that opens the app at once shares

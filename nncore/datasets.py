@@ -28,6 +28,9 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 DIGITS = [str(i) for i in range(10)]
 
 
+PATH_OPTIONS = ("path", "data_dir")   # dataset options that read files named by the user
+
+
 @dataclass
 class Dataset:
     name: str
