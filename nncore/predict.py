@@ -359,3 +359,42 @@ def image_input_of_snapshot(snap) -> ImageInput:
     shape = inp.get("image_shape")
     return image_input(kind, tuple(shape) if shape else None, snap.sizes[0], names,
                        snap.config.dataset, snap.config.dataset_options)
+
+
+# -- the input plane of 2-D data ----------------------------------------------------------
+def grid_points(X, n=100, pad=0.1, bounds=None):
+    """A regular ``n x n`` grid over the data's 2-D range (plus ``pad`` of it).
+
+    Returns ``xs`` (n,), ``ys`` (n,) and the points (n*n, 2), row-major in y.
+    """
+    if bounds is None:
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        span = np.maximum(hi - lo, 1e-6)
+        lo, hi = lo - pad * span, hi + pad * span
+    else:
+        lo, hi = np.array(bounds[0], float), np.array(bounds[1], float)
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.c_[gx.ravel(), gy.ravel()]
+
+
+LOGIC_BOUNDS = ([-0.25, -0.25], [1.25, 1.25])   # a logic table's plane: its 0/1 corners
+
+
+def data_plane(data, n):
+    """``grid_points`` over the plane of a 2-D dataset (``data.on_plane``): around all its
+    points (train and test), or the unit square with a margin for a logic table.
+    Returns ``xs``, ``ys`` and the network's inputs at the grid points (the points
+    themselves, or the features the data's inputs are made of)."""
+    if data.kind == "logic":
+        xs, ys, points = grid_points(data.P_train, n, bounds=LOGIC_BOUNDS)
+    else:
+        xs, ys, points = grid_points(np.r_[data.P_train, data.P_test], n)
+    return xs, ys, data.plane_inputs(points)
+
+
+def plane_answers(data, network, n):
+    """``xs``, ``ys`` of :func:`data_plane` and ``network``'s class probabilities on that
+    grid (what :func:`boundary_field` draws)."""
+    xs, ys, points = data_plane(data, n)
+    return xs, ys, network_probabilities(network, points)

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import controls, figures, state
-from dashboard import prediction_figures as pf
+from dashboard.figures import predictions as pf
 from nncore import predict
 from nncore.trainer import correct_rows
 from nncore.images import NO_INK, ImageError, preprocess_image
@@ -120,9 +120,9 @@ def _logic(tr, net, epoch):
     with mid:
         if data.on_plane:
             if predict.can_evaluate(data):
-                xs, ys, grid = figures.plane_answers(data, net, GRID)
+                xs, ys, grid = predict.plane_answers(data, net, GRID)
                 ev = predict.evaluate(net, data.X_train, data.Y_train, data)
-                fig = pf.boundary_right_wrong(xs, ys, grid, data.P_train, ev.labels,
+                fig = figures.boundary_right_wrong(xs, ys, grid, data.P_train, ev.labels,
                                               ev.guesses, ev.confidence, ev.class_names, epoch)
                 st.plotly_chart(fig, key="pred_logic_boundary")
 
@@ -283,8 +283,8 @@ def _test_samples(tr, net, epoch):
             _gallery(tr, ev, X, idx, epoch, part)
         else:
             if P is not None:
-                xs, ys, grid = figures.plane_answers(data, net, GRID)
-                st.plotly_chart(pf.boundary_right_wrong(xs, ys, grid, P[idx], ev.labels[idx],
+                xs, ys, grid = predict.plane_answers(data, net, GRID)
+                st.plotly_chart(figures.boundary_right_wrong(xs, ys, grid, P[idx], ev.labels[idx],
                                                         ev.guesses[idx], ev.confidence[idx],
                                                         ev.class_names, epoch),
                                 key="pred_boundary")

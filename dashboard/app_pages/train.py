@@ -18,7 +18,7 @@ def _labels(data, Y):
 
 def _boundary(tr, net, epoch):
     data = tr.data
-    xs, ys, probs = figures.plane_answers(data, net, GRID)
+    xs, ys, probs = predict.plane_answers(data, net, GRID)
     logic = data.kind == "logic"          # its test set is its training set
     fig = figures.decision_boundary(xs, ys, probs, data.P_train,
                                     _labels(data, data.Y_train), None if logic else data.P_test,
