@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from nncore import snapshot
 
-from dashboard import limits
+from dashboard import admit, limits
 
 log = logging.getLogger("dashboard")
 
@@ -87,9 +87,7 @@ def load(path, lim=None):
     """A new Trainer continuing the checkpoint at ``path``; raises SnapshotError (a
     ValueError) naming the problem."""
     lim = lim or limits.current()
-    snap = read(path, lim)
-    limits.check_network(snap.sizes, snap.n_params, lim)
-    return snap.to_trainer(history_budget=lim.history_bytes, allow_paths=lim.allow_paths)
+    return admit.admit_snapshot(read(path, lim), lim)
 
 
 def list_checkpoints(folder) -> list[Checkpoint]:
