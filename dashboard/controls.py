@@ -12,7 +12,7 @@ import math
 
 import streamlit as st
 
-from dashboard import limits, state
+from dashboard import limits, plaintext, state
 
 FRAMES = 20          # a "Train N epochs" run redraws about this many times (or more, if slow)
 SLICE_S = 0.3        # ... training at most this long between redraws
@@ -92,7 +92,7 @@ def notice():
     ss = st.session_state
     if not ss[state.NOTICE]:
         return
-    st.info(ss[state.NOTICE].replace("*", "\\*"), icon=":material/info:")   # x1*x2 is no markup
+    plaintext.info(ss[state.NOTICE])          # names files and settings: plain text
     prev = ss.get(state.PREVIOUS)
     if prev is not None:
         st.button(f"Undo: back to the trained run ({prev.config.dataset}, epoch {prev.epoch})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import re
 import struct
 import time
 
@@ -191,3 +192,58 @@ def test_a_trainer_names_what_is_wrong_with_hand_made_data():
                            ({"X_train": good.X_train[:, 0]}, "must be 2-D")):
         with pytest.raises(ValueError, match=needle):
             Trainer(cfg, data=dataclasses.replace(good, **change))
+
+
+# -- text from a file is plain text -------------------------------------------------------------
+MARKUP = "![x](https://evil.example/a.png) [link](https://evil.example) :red[forged] <b>bold</b>"
+
+
+def test_markdown_escape_leaves_no_markup():
+    from dashboard.plaintext import markdown_escape
+    out = markdown_escape(MARKUP + " www.evil.example a@evil.example\n# heading \u202egpj.exe")
+    for needle in ("![", "](", ":red[", "<b>", "www.", "\n", "\u202e", "a@"):
+        assert not re.search(r"(?<!\\)" + re.escape(needle), out), (needle, out)
+    assert markdown_escape("784-128-10, lr 0.001") == "784-128-10, lr 0.001"
+    assert markdown_escape("- a") == "\\- a" and markdown_escape("1. a") == "1\\. a"
+
+
+def _markdown_of(at):
+    """Every piece of text the page sends as Markdown (messages, captions, table cells)."""
+    out = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success")
+           for e in getattr(at, kind)]
+    for t in at.table:
+        out += [str(v) for v in t.value.to_numpy().ravel()]
+    return out
+
+
+def test_a_snapshot_page_shows_the_files_text_as_plain_text(doc):
+    from test_snapshot import _snapshots_page, _upload
+    d = json.loads(json.dumps(doc))
+    d["created"] = MARKUP
+    d["resume"]["stop_reason"] = MARKUP
+    at = _snapshots_page()
+    _upload(at, "x](https://evil.example).json", json.dumps(d).encode())
+    assert at.session_state["trainer"].config.dataset == "xor"        # it loaded
+    shown = _markdown_of(at)
+    assert any("evil" in s for s in shown)                          # the text is there ...
+    assert not any(re.search(r"(?<!\\)(\]\(|!\[|:red\[|<b>)", s) for s in shown), shown  # ... as text
+    d["config"]["dataset_options"] = {MARKUP: 1}
+    _upload(at, "bad.json", json.dumps(d).encode())
+    errors = [e.value for e in at.error]
+    assert any("unknown option" in e for e in errors), errors
+    assert not any(re.search(r"(?<!\\)(\]\(|!\[|:red\[|<b>)", e) for e in errors), errors
+
+
+def test_a_hosted_page_names_the_data_folder_not_its_path(monkeypatch):
+    import os
+    from streamlit.testing.v1 import AppTest
+    from dashboard import limits, state
+    from nncore.datasets import ROOT
+    monkeypatch.setattr(state, "LIMITS", limits.HOSTED)
+    monkeypatch.setattr(limits, "set_blas_threads", lambda n: False)
+    at = AppTest.from_file(os.path.join(ROOT, "dashboard", "app.py"), default_timeout=60).run()
+    at.selectbox(key="sb_dataset").set_value("fashion_sample").run()
+    assert not at.exception
+    text = " ".join(_markdown_of(at))
+    assert "fashion\\-mnist\\-sample" in text or "fashion-mnist-sample" in text
+    assert ROOT not in text and "/sample_data" not in text

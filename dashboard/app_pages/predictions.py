@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, state
+from dashboard import controls, figures, plaintext, state
 from dashboard.figures import predictions as pf
 from nncore import predict
 from nncore.trainer import correct_rows
@@ -157,12 +157,13 @@ def _filter_widgets(ev):
 def _describe_filter(n, t, g, names, part):
     ss = st.session_state
     what = "mistakes" if ss["pred_mistakes"] else f"{part} samples"
+    esc = plaintext.markdown_escape          # class names can be a CSV file's labels
     if t is not None and g is not None:
-        what += f" of true class {names[t]} guessed as {names[g]}"
+        what += f" of true class {esc(names[t])} guessed as {esc(names[g])}"
     elif t is not None:
-        what += f" of true class {names[t]}"
+        what += f" of true class {esc(names[t])}"
     elif g is not None:
-        what += f" guessed as {names[g]}"
+        what += f" guessed as {esc(names[g])}"
     return f"{n:,} {what}"
 
 
@@ -363,14 +364,16 @@ def _predict_keys(net, spec, named_keys):
 def _guess_text(probs, names):
     """'**7** (98.1%), then 1 (1.2%)': the top guesses of one image."""
     classes, values = predict.top_k(probs[None, :], 3)
-    best = f"**{names[classes[0][0]]}** ({100 * values[0][0]:.1f}%)"
-    rest = [f"{names[c]} ({100 * p:.1f}%)" for c, p in zip(classes[0][1:], values[0][1:]) if p >= 0.005]
+    esc = plaintext.markdown_escape
+    best = f"**{esc(names[classes[0][0]])}** ({100 * values[0][0]:.1f}%)"
+    rest = [f"{esc(names[c])} ({100 * p:.1f}%)" for c, p in zip(classes[0][1:], values[0][1:]) if p >= 0.005]
     return best + (", then " + ", ".join(rest) if rest else "")
 
 
 def _result_card(i, name, entry, probs, spec):
     if isinstance(entry, str):
-        st.error(f"**{name}**: {entry}", icon=":material/broken_image:")
+        st.error(f"**{plaintext.markdown_escape(name)}**: {plaintext.markdown_escape(entry)}",
+                 icon=":material/broken_image:")
         return
     array, thumb, picture, steps = entry
     h, w = spec.shape
@@ -379,7 +382,8 @@ def _result_card(i, name, entry, probs, spec):
         "\n\nThen binarised (> 127/255 becomes 1), as the training data was."
         if spec.binarize else "")
     with st.container(border=True, key=f"pred_result_{i}"):
-        st.markdown(f"**{name}** → {_guess_text(probs, spec.class_names)}", help=how)
+        st.markdown(f"**{plaintext.markdown_escape(name)}** → {_guess_text(probs, spec.class_names)}",
+                    help=how)
         c = st.columns([1, 1, 2.6], vertical_alignment="top")
         c[0].image(thumb, caption="your image", width="stretch")
         c[1].image(picture, width="stretch", caption=f"network input, {h}×{w}")
@@ -457,7 +461,7 @@ def _canvas(net, spec, lim):
         if entry == NO_INK:
             st.caption("Nothing drawn yet.")
         else:
-            st.error(f"The drawing: {entry}", icon=":material/broken_image:")
+            plaintext.error(f"The drawing: {entry}", icon=":material/broken_image:")
         return
     st.markdown(f"Your drawing → {_guess_text(probs, spec.class_names)}")
     c = st.columns([1, 2], vertical_alignment="center")

@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import admit, controls, figures, state
+from dashboard import admit, controls, figures, plaintext, state
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -122,7 +122,8 @@ def _summary_table(s, name):
         rows.append(("Saved", s["created"].replace("T", " ")))
     if s.get("stop_reason"):
         rows.append(("Stopped", s["stop_reason"]))
-    st.table({"": [r[0] for r in rows], "Loaded file": [r[1] for r in rows]})
+    cells = plaintext.table_cells(rows)          # the file's own text: shown as it is
+    st.table({"": [r[0] for r in cells], "Loaded file": [r[1] for r in cells]})
 
 
 def load_block(lim):
@@ -148,7 +149,8 @@ def load_block(lim):
                          "The current run is unchanged.")
         return
     s = result["summary"]
-    st.success(f"Loaded **{result['name']}**: {s['dataset']} {shape_text(s['sizes'])} at epoch "
+    st.success(f"Loaded **{plaintext.markdown_escape(result['name'])}**: {s['dataset']} "
+               f"{shape_text(s['sizes'])} at epoch "
                f"{s['epochs_trained']}. Open the Train or Weights page to replay it; "
                "Train 1 epoch continues it exactly.", icon=":material/check_circle:")
     _summary_table(s, result["name"])

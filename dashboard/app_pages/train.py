@@ -1,7 +1,7 @@
 """Train page: step the trainer and watch the loss, the accuracy and the data."""
 import streamlit as st
 
-from dashboard import controls, figures
+from dashboard import controls, figures, limits, plaintext, state
 from nncore import predict
 
 SAMPLES = 32          # images in the sample grid
@@ -91,7 +91,8 @@ def body(tr):
             _logic(tr, net, epoch, chart=False)
         _epoch_time(tr)
     if data.notes:
-        st.caption("Data: " + "; ".join(data.notes))
+        st.caption("Data: " + plaintext.markdown_escape(limits.public_text("; ".join(data.notes),
+                                                                          state.LIMITS)))
 
 
 controls.training_panel(body)
