@@ -207,6 +207,9 @@ def epoch_slider(tr) -> int:
                        f"{tr.epoch} are dropped (for example after the loss blew up; Undo brings "
                        "them back until you train). The optimiser's state starts afresh.")
     h = tr.history
+    if h.not_stored:
+        st.caption(f"The loaded file stored the weights of {len(epochs)} of the run's "
+                   f"{tr.epoch + 1:,} epochs; every epoch's metrics are in the curves.")
     if h.thinned:
         st.caption(f"History thinned to stay within {h.budget_bytes / 2**20:.0f} MB: {h.thinned} "
                    f"older epochs were dropped; {len(epochs)} stored epochs can be shown "

@@ -247,3 +247,86 @@ def test_a_hosted_page_names_the_data_folder_not_its_path(monkeypatch):
     text = " ".join(_markdown_of(at))
     assert "fashion\\-mnist\\-sample" in text or "fashion-mnist-sample" in text
     assert ROOT not in text and "/sample_data" not in text
+
+
+# -- a file that says two things at once, or holds a state training cannot go on from ---------
+@pytest.fixture(scope="module")
+def digits_doc():
+    cfg = default_config("digits").replace(hidden=[8], optimizer="adam", lr=0.01, epochs=5,
+                                           dataset_options={"limit": 200, "test_fraction": 0.2})
+    tr = Trainer(cfg)
+    tr.fit(3)
+    return json.loads(snapshot.dumps(tr, epochs="latest", readable=True))
+
+
+def _refused(d, needle):
+    with pytest.raises(SnapshotError, match=needle):
+        snapshot.loads(json.dumps(d))
+
+
+def test_stored_weights_that_disagree_with_the_resume_block_are_refused(digits_doc, tmp_path, capsys):
+    d = json.loads(json.dumps(digits_doc))
+    w = d["training_states"][-1]["layers"][1]["weights"]
+    d["training_states"][-1]["layers"][1]["weights"] = [[-x for x in row] for row in w]
+    _refused(d, r"training_states\[0\]\.layers: the weights of epoch 3 differ from resume.params")
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(d))
+    assert main(["validate", str(path), "--no-data"]) == 1
+    assert "differ from resume.params" in capsys.readouterr().err
+
+
+def test_state_metrics_must_be_their_epochs_record(digits_doc):
+    d = json.loads(json.dumps(digits_doc))
+    d["training_states"][-1]["metrics"]["test_acc"] = 0.99
+    _refused(d, r"training_states\[0\]\.metrics\.test_acc: 0.99 differs from records\[3\]\.test_acc")
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("train_acc", 1.5, "an accuracy is from 0 to 1, got 1.5"),
+    ("test_acc", -0.1, "an accuracy is from 0 to 1, got -0.1"),
+    ("train_loss", -2.0, "a loss is 0 or more, got -2"),
+    ("test_loss", -1e-9, "a loss is 0 or more"),
+])
+def test_accuracies_outside_0_1_and_negative_losses_are_refused(digits_doc, key, value, needle):
+    d = json.loads(json.dumps(digits_doc))
+    d["records"][1][key] = value
+    _refused(d, rf"records\[1\]\.{key}: {needle}")
+
+
+def test_crafted_optimiser_state_is_refused(digits_doc):
+    from nncore.snapshot.codec import _compact
+    d = json.loads(json.dumps(digits_doc))
+    n = d["network"]["n_params"]
+    d["resume"]["grads"] = [float("nan")] + [0.0] * (n - 1)
+    text = json.dumps(d).replace("NaN", "null")
+    with pytest.raises(SnapshotError, match="resume.grads: 1 of .* NaN or infinite"):
+        snapshot.loads(text)
+    d = json.loads(json.dumps(digits_doc))
+    v = _compact(d["resume"]["optimizer"]["state"]["v"], "v", (n,), None, None).copy()
+    v[5] = -1.0
+    d["resume"]["optimizer"]["state"]["v"] = v.tolist()
+    _refused(d, r"resume.optimizer.state.v: 1 of .* negative")
+    d["config"]["optimizer"] = "momentum"               # a velocity may be negative
+    d["resume"]["optimizer"]["name"] = "momentum"
+    del d["resume"]["optimizer"]["state"]["m"]
+    assert snapshot.loads(json.dumps(d)).resume["optimizer"]["v"][5] == -1.0
+
+
+def test_a_diverged_runs_own_file_loads_back():
+    cfg = default_config("moons").replace(lr=10, optimizer="momentum", loss="mse",
+                                          activations=["relu", "relu", "linear"])
+    tr = Trainer(cfg)
+    tr.fit(3)
+    assert tr.stop_reason and "diverged" in tr.stop_reason
+    assert snapshot.loads(snapshot.dumps(tr)).epoch == tr.epoch
+
+
+def test_a_single_true_among_readable_weights_is_refused(digits_doc):
+    d = json.loads(json.dumps(digits_doc))
+    d["training_states"][-1]["layers"][0]["weights"][3][2] = True
+    _refused(d, r"training_states\[0\]\.layers\[0\]\.weights: expected numbers, found true/false")
+
+
+def test_epochs_a_file_left_out_are_not_called_dropped(digits_doc):
+    back = snapshot.loads(json.dumps(digits_doc)).to_trainer()
+    assert back.history.epochs == [3] and back.history.thinned == 0 and back.history.not_stored == 3
