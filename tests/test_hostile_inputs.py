@@ -330,3 +330,59 @@ def test_a_single_true_among_readable_weights_is_refused(digits_doc):
 def test_epochs_a_file_left_out_are_not_called_dropped(digits_doc):
     back = snapshot.loads(json.dumps(digits_doc)).to_trainer()
     assert back.history.epochs == [3] and back.history.thinned == 0 and back.history.not_stored == 3
+
+
+# -- train --export: the path first, and the run kept on Ctrl-C or SIGTERM -----------------------
+def test_an_export_path_that_cannot_be_written_is_refused_before_training(tmp_path, capsys):
+    for path, needle in ((tmp_path / "nope" / "run.json", "does not exist"),
+                         (tmp_path, "is a folder")):
+        t0 = time.perf_counter()
+        assert main(["train", "--dataset", "moons", "--epochs", "100000", "--export", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert needle in err and "epoch" not in out
+        assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("sig, code, name", [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+def test_an_interrupted_training_writes_the_run_so_far(tmp_path, sig, code, name):
+    import os
+    import signal
+    import subprocess
+    import sys
+    path = tmp_path / "run.json.gz"
+    p = subprocess.Popen([sys.executable, "-m", "nncore", "train", "--dataset", "moons", "--epochs",
+                          "100000", "--export", str(path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__))))
+    seen = [p.stdout.readline() for _ in range(6)]         # a header, then five epochs
+    assert seen[-1].startswith("epoch"), seen
+    p.send_signal(getattr(signal, sig))
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == code, err
+    assert f"{name}: stopped during epoch" in err and "saved the training state at epoch" in out
+    snap = snapshot.load(path)
+    assert snap.epoch >= 5 and len(snap.records) == snap.epoch + 1
+    assert [f for f in os.listdir(tmp_path)] == ["run.json.gz"]           # no temporary left
+    again = snap.to_trainer()                                             # and it goes on exactly
+    straight = Trainer(snap.config)
+    straight.fit(snap.epoch + 1)
+    again.fit(1)
+    assert np.array_equal(again.network.params, straight.network.params)
+
+
+def test_resuming_a_cosine_schedule_continues_it_bit_for_bit(tmp_path, capsys):
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    cfg = default_config("moons").replace(lr_schedule="cosine", epochs=10, lr=0.05)
+    half = Trainer(cfg)
+    half.fit(4)
+    snapshot.save(half, a)
+    assert main(["train", "--resume", a, "--epochs", "3", "--export", b]) == 0
+    straight = Trainer(cfg)
+    straight.fit(7)
+    resumed = snapshot.load(b)
+    assert [r.lr for r in resumed.records] == [r.lr for r in straight.records]
+    assert np.array_equal(resumed.resume["params"], straight.network.params)
+    assert main(["train", "--resume", b, "--epochs", "5", "--export", b]) == 0   # past the end
+    capsys.readouterr()
+    lrs = [r.lr for r in snapshot.load(b).records]
+    assert len(lrs) == 13 and lrs[10:] == [cfg.lr_at(9)] * 3 and all(x >= y for x, y in zip(lrs[1:], lrs[2:]))
