@@ -9,7 +9,7 @@ import sys
 from .config import LR_SCHEDULES, RunConfig, parse_hidden
 from .datasets import DATASETS
 from .presets import PRESETS, default_config, preset_config
-from .text import size_text
+from .text import size_text, without_controls
 from .trainer import Diverged, Trainer
 
 
@@ -322,9 +322,9 @@ def cmd_validate(a):
     try:
         snap = snapshot.load(a.path, max_bytes=int(a.max_mb * 2**20))
     except snapshot.SnapshotError as exc:
-        print(f"invalid: {a.path}: {exc}", file=sys.stderr)
+        print(without_controls(f"invalid: {a.path}: {exc}"), file=sys.stderr)
         return 1
-    print(f"OK: {a.path}: {snap.describe()}")
+    print(f"OK: {without_controls(a.path)}: {snap.describe()}")
     if a.no_data:
         print("data: not checked (--no-data)")
         return 0
@@ -372,7 +372,7 @@ def cmd_predict(a):
             if a.json:
                 print(json.dumps({"file": r.name, "error": r.error}), flush=True)
             else:
-                print(f"{r.name}: error: {r.error}", file=sys.stderr, flush=True)
+                print(without_controls(f"{r.name}: error: {r.error}"), file=sys.stderr, flush=True)
             continue
         best = r.top(3)
         if a.json:
@@ -382,7 +382,7 @@ def cmd_predict(a):
                   flush=True)
         else:
             guesses = ", then ".join(f"{spec.class_names[c]} ({p:.1%})" for c, p in best if p >= 0.005)
-            print(f"{r.name}: {guesses}", flush=True)
+            print(without_controls(f"{r.name}: {guesses}"), flush=True)   # one line per file
     return 1 if failed else 0
 
 
@@ -403,7 +403,7 @@ def main(argv=None):
         elif a.command == "predict":
             return cmd_predict(a)
     except (ValueError, CliError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(without_controls(f"error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -386,3 +386,66 @@ def test_resuming_a_cosine_schedule_continues_it_bit_for_bit(tmp_path, capsys):
     capsys.readouterr()
     lrs = [r.lr for r in snapshot.load(b).records]
     assert len(lrs) == 13 and lrs[10:] == [cfg.lr_at(9)] * 3 and all(x >= y for x, y in zip(lrs[1:], lrs[2:]))
+
+
+# -- smaller ones ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "digits.json"
+    tr = Trainer(default_config("digits").replace(hidden=[16], epochs=2))
+    tr.fit(2)
+    snapshot.save(tr, path)
+    return path
+
+
+def _digit_png(path):
+    from PIL import Image, ImageDraw
+    im = Image.new("L", (40, 40), 255)
+    ImageDraw.Draw(im).line((20, 5, 20, 35), fill=0, width=4)
+    im.save(path, "PNG")
+    return path
+
+
+def test_cli_output_keeps_file_strings_on_one_line(tmp_path, digits_model, capsys):
+    forged = tmp_path / "photo1.png\nphoto2.jpg: 7 (99.9%)\u202e"
+    _digit_png(forged)
+    assert main(["predict", "--model", str(digits_model), str(forged)]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "\u202e" not in out, out
+    d = json.loads(snapshot.dumps(snapshot.load_trainer(str(digits_model)), epochs="latest"))
+    d["resume"]["stop_reason"] = "done\nOK: everything\u202e"
+    assert "\u202e" not in snapshot.loads(json.dumps(d)).describe().split("stopped: ")[1]
+    assert "\n" not in snapshot.loads(json.dumps(d)).resume["stop_reason"]
+
+
+def test_pillows_warnings_do_not_reach_the_cli(tmp_path, digits_model):
+    import subprocess
+    import sys
+    from PIL import Image, ImageDraw
+    im = Image.new("L", (40, 40), 255)
+    ImageDraw.Draw(im).line((20, 5, 20, 35), fill=0, width=4)
+    ifd = (b"MM\x00*\x00\x00\x00\x08" + struct.pack(">H", 1) + struct.pack(">HHII", 0x010E, 2, 100, 0x1000)
+           + b"\x00\x00\x00\x00")          # a tag whose data lies past the end of the file
+    im.save(tmp_path / "exif.jpg", "JPEG", exif=b"Exif\x00\x00" + ifd)
+    r = subprocess.run([sys.executable, "-W", "default", "-m", "nncore", "predict", "--model",
+                        str(digits_model), str(tmp_path / "exif.jpg")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith(str(tmp_path / "exif.jpg")), r.stderr
+    assert "Warning" not in r.stderr and "PIL" not in r.stderr, r.stderr
+
+
+def test_a_csv_file_of_a_single_class_is_refused(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i * 2},yes\n" for i in range(30)))
+    with pytest.raises(ValueError, match="only one label.*'yes'.*at least 2 classes"):
+        load_dataset("csv", {"path": str(path)})
+
+
+def test_a_refused_snapshot_leaves_no_stale_error(doc):
+    from test_snapshot import _snapshots_page, _upload
+    at = _snapshots_page()
+    _upload(at, "broken.json", b"{ not json")
+    assert any("Could not load broken.json" in e.value for e in at.error)
+    [up] = [u for u in at.get("file_uploader") if u.label == "Load training state"]
+    up.set_value(None)             # what the browser sends when it refuses a file over the limit
+    at.run()
+    assert not at.exception and not any("broken.json" in e.value for e in at.error)

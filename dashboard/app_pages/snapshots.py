@@ -131,6 +131,7 @@ def load_block(lim):
     st.subheader("Load training state")
     upload = st.file_uploader(
         "Load training state", type=["json", "gz"], key="snap_upload",
+        max_upload_size=max(1, lim.max_snapshot_bytes // 2**20),
         help=f"A .json or .json.gz file saved on this page or by `python -m nncore train --export`; "
              f"up to {size_text(lim.max_snapshot_bytes)} uncompressed. The run it holds replaces the "
              "current one only if the whole file is valid.")
@@ -138,6 +139,10 @@ def load_block(lim):
         ss[DONE] = upload.file_id
         if _load(upload, lim):
             st.rerun()                # redraw the sidebar with the loaded run's setup
+    elif upload is None and ss.get(RESULT) and not ss[RESULT]["ok"]:
+        # the file was removed, or the uploader refused the next one (too large): the error
+        # was about a file no longer there
+        ss[DONE] = ss[RESULT] = None
     result = ss.get(RESULT)
     if not result:
         st.caption("The loaded run shows on the Train and Weights pages as if it had just been "
