@@ -449,3 +449,22 @@ def test_a_refused_snapshot_leaves_no_stale_error(doc):
     up.set_value(None)             # what the browser sends when it refuses a file over the limit
     at.run()
     assert not at.exception and not any("broken.json" in e.value for e in at.error)
+
+
+def test_a_very_wide_csv_file_is_not_drawn_as_a_table_of_every_column(tmp_path):
+    import os
+    from streamlit.testing.v1 import AppTest
+    from nncore.datasets import ROOT
+    rng = np.random.default_rng(0)
+    path = tmp_path / "wide.csv"
+    rows = [",".join(f"{v:.2f}" for v in rng.normal(size=600)) + f",{'ab'[i % 2]}" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    at = AppTest.from_file(os.path.join(ROOT, "dashboard", "app.py"), default_timeout=60).run()
+    at.selectbox(key="sb_dataset").set_value("csv").run()
+    at.text_input(key="sb_opt_csv_path").input(str(path)).run()
+    assert not at.exception and at.session_state["trainer"].network.sizes[0] == 600
+    at.switch_page("app_pages/predictions.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table.columns) <= 30 and "x600" not in table.columns
+    assert any("inputs x1–x24 of 600" in c.value for c in at.caption)

@@ -26,6 +26,7 @@ except Exception:  # noqa: BLE001 (any import problem only costs the drawing can
 log = logging.getLogger("dashboard")
 
 PER_PAGE, COLS = 20, 5           # the tutorials' 4×5 gallery
+TABLE_ROWS, TABLE_COLUMNS = 500, 24   # the most of a table of samples a reader can take in
 GRID = 100                       # decision-boundary resolution per side
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 TABS = ["Test samples", "Your images"]
@@ -227,10 +228,11 @@ def _sample_detail(data, ev, X, i, part):
 
 
 def _sample_table(ev, X, idx):
-    shown = idx[:500]
+    shown = idx[:TABLE_ROWS]
     names = ev.class_names
     cols = {"sample": shown}
-    for j in range(X.shape[1]):
+    n_cols = min(X.shape[1], TABLE_COLUMNS)      # a wide CSV file: the first columns only
+    for j in range(n_cols):
         cols[f"x{j + 1}"] = np.round(X[shown, j].astype(np.float64), 3)
     cols["true"] = [names[t] for t in ev.labels[shown]]
     cols["guess"] = [names[g] for g in ev.guesses[shown]]
@@ -239,8 +241,9 @@ def _sample_table(ev, X, idx):
     st.dataframe(cols, hide_index=True, width="stretch", height=320,
                  column_config={"probability": st.column_config.ProgressColumn(
                      "probability", min_value=0.0, max_value=1.0, format="percent")})
-    if len(idx) > len(shown):
-        st.caption(f"The first {len(shown)} of {len(idx):,} samples.")
+    if len(idx) > len(shown) or X.shape[1] > n_cols:
+        st.caption(f"The first {len(shown)} of {len(idx):,} samples"
+                   + (f", inputs x1–x{n_cols} of {X.shape[1]:,}" if X.shape[1] > n_cols else "") + ".")
 
 
 def _matrix(ev, epoch, t, g, part):
