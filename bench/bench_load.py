@@ -45,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "browser"))
 sys.path.insert(0, ROOT)
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, app_log, start_app, stop_app  # noqa: E402
+from appdriver import CHROMIUM, CHROMIUM_ARGS, app_log, start_app, stop_app  # noqa: E402
 
 IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
         '[data-test-script-state="notRunning"]')
@@ -450,7 +450,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the server on the way out
 
-    from dashboard.state import count_params, shape_text
+    from nncore.network import count_params
+    from nncore.text import shape_text
     from nncore.datasets import load_dataset
     import numpy as np
     from nncore import parse_hidden
