@@ -450,7 +450,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the server on the way out
 
-    from dashboard.state import count_params, shape_text
+    from nncore.network import count_params
+    from nncore.text import shape_text
     from nncore.datasets import load_dataset
     import numpy as np
     from nncore import parse_hidden

@@ -36,7 +36,7 @@ def _start_run(wanted=None):
     ss = st.session_state
     tr = state.get_trainer()
     n, why = limits.epochs_allowed(wanted or tr.config.epochs, tr.epoch, state.LIMITS)
-    ss[state.LEFT] = ss[state.TOTAL] = n
+    ss[state.EPOCHS_LEFT] = ss[state.EPOCHS_TOTAL] = n
     ss[state.ERROR] = None if n else why
     if why and n and wanted is None:
         st.toast(f"{why}: training {n} epochs.", icon=":material/info:")
@@ -44,9 +44,9 @@ def _start_run(wanted=None):
 
 def _stop():
     ss = st.session_state
-    if ss[state.LEFT]:
+    if ss[state.EPOCHS_LEFT]:
         ss[state.NOTICE] = f"Stopped at epoch {state.get_trainer().epoch}."
-    ss[state.LEFT] = 0
+    ss[state.EPOCHS_LEFT] = 0
     ss[state.EPOCH], ss[state.FOLLOW] = None, True       # show the epoch it stopped at
 
 
@@ -101,7 +101,7 @@ def notice():
 
 def training_panel(body):
     """Training buttons, progress and numbers, then ``body(trainer)``, in one fragment."""
-    if st.session_state[state.LEFT] > 0:
+    if st.session_state[state.EPOCHS_LEFT] > 0:
         _running_panel(body)
     else:
         _idle_panel(body)
@@ -112,7 +112,7 @@ def _idle_panel(body):
     ss = st.session_state
     # Train N epochs was clicked (switch panels), or Undo put back a run whose setup the
     # sidebar must show (once): both need the whole page
-    if ss[state.LEFT] > 0 or ss.pop(state.WHOLE_PAGE, False):
+    if ss[state.EPOCHS_LEFT] > 0 or ss.pop(state.WHOLE_PAGE, False):
         st.rerun()
     ss[state.FOLLOW] = False
     _panel(body, running=False)
@@ -126,18 +126,18 @@ def _running_panel(body):
 def _train_slice():
     """The running panel's next slice of epochs (drawn above: the progress bar)."""
     ss = st.session_state
-    if ss[state.LEFT] > 0:
-        per_frame = max(1, math.ceil(ss[state.TOTAL] / FRAMES))
-        done = state.train_epochs(min(ss[state.LEFT], per_frame), budget_s=SLICE_S)
-        ss[state.LEFT] = max(0, ss[state.LEFT] - done)
-    if ss[state.LEFT] == 0:                  # finished or stopped: back to the idle panel
+    if ss[state.EPOCHS_LEFT] > 0:
+        per_frame = max(1, math.ceil(ss[state.EPOCHS_TOTAL] / FRAMES))
+        done = state.train_epochs(min(ss[state.EPOCHS_LEFT], per_frame), budget_s=SLICE_S)
+        ss[state.EPOCHS_LEFT] = max(0, ss[state.EPOCHS_LEFT] - done)
+    if ss[state.EPOCHS_LEFT] == 0:                  # finished or stopped: back to the idle panel
         st.rerun()
 
 
 def _progress(bar, tr, training):
     ss = st.session_state
-    total = max(ss[state.TOTAL], 1)
-    done = total - ss[state.LEFT]
+    total = max(ss[state.EPOCHS_TOTAL], 1)
+    done = total - ss[state.EPOCHS_LEFT]
     text = (f"Training epoch {tr.epoch + 1}…" if total == 1 else
             f"Training: {done} of {total} epochs (epoch {tr.epoch}"
             f"{f', now training epoch {tr.epoch + 1}' if training else ''})")
@@ -200,7 +200,7 @@ def epoch_slider(tr) -> int:
     ss["epoch_slider"] = shown
     st.select_slider("Epoch to show", options=epochs, key="epoch_slider", on_change=_on_slide,
                      help="Scrub back through the run's history; training jumps to the latest")
-    if shown < tr.epoch and not ss[state.LEFT]:
+    if shown < tr.epoch and not ss[state.EPOCHS_LEFT]:
         st.button(f"Continue from epoch {shown}", key="btn_rewind", on_click=_rewind,
                   args=(shown,), icon=":material/history:",
                   help=f"Go back to epoch {shown} and train on from there: epochs {shown + 1}–"

@@ -429,7 +429,7 @@ def unit_maps(xs, ys, outputs, activations, epoch, max_units=16, inputs=None):
         values, names = inputs
         rows.insert(0, (values, "linear", "input", [str(n) for n in names]))
     g, gap, band = len(xs), 4, 14
-    widest = min(max_units, max(o.shape[1] for o, *_ in rows))
+    widest = min(max_units, max(out.shape[1] for out, *_ in rows))
     cols_px = widest * (g + gap) - gap
     rows_px = len(rows) * (g + gap + band)
     rgb = np.full((rows_px, cols_px, 3), 255, np.uint8)

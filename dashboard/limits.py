@@ -18,9 +18,9 @@ import functools
 import os
 from dataclasses import dataclass, replace
 
-from nncore.snapshot import size_text
+from nncore.datasets import PATH_OPTIONS
+from nncore.text import size_text
 
-PATH_OPTIONS = ("path", "data_dir")     # dataset options that read the server's files
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ import streamlit as st
 from nncore import Diverged, RunConfig, Trainer
 from nncore.network import count_params
 from nncore.presets import default_config
-from nncore.snapshot import PATH_OPTIONS
+from nncore.datasets import PATH_OPTIONS
+from nncore.text import shape_text
 from nncore.trainer import SOFT_SETTINGS, load_run_data
 
 from dashboard import checkpoint, limits
@@ -42,13 +43,13 @@ MAX_PARAMS = LIMITS.max_params
 
 # Session-state keys (the sidebar's widget keys live in sidebar.py).
 TRAINER = "trainer"          # the run: a Trainer
-BASE = "base_config"         # the setup the sidebar edits; fields without a widget come from it
-SYNC = "sync_widgets"        # a RunConfig (explicit activations) to write into the sidebar widgets
+SETUP = "base_config"         # the setup the sidebar edits; fields without a widget come from it
+SYNC_WIDGETS = "sync_widgets"        # a RunConfig (explicit activations) to write into the sidebar widgets
 NOTICE = "run_notice"        # what just happened to the run (new run, reset, settings changed)
 PREVIOUS = "previous_run"    # the run a new run replaced, while its notice shows (for Undo)
 EPOCH = "selected_epoch"     # the epoch chosen on the slider; None follows the latest
-LEFT = "epochs_left"         # epochs still to train in a "Train N epochs" run (0 = idle)
-TOTAL = "epochs_total"       # N of that run, for the progress bar
+EPOCHS_LEFT = "epochs_left"         # epochs still to train in a "Train N epochs" run (0 = idle)
+EPOCHS_TOTAL = "epochs_total"       # N of that run, for the progress bar
 ERROR = "train_error"        # why training stopped (divergence), or None
 SETUP_ERROR = "setup_error"  # why the sidebar's setup cannot start a run, or None
 
@@ -76,20 +77,15 @@ class DataError(ValueError):
 def init_session():
     """Session defaults (idempotent)."""
     ss = st.session_state
-    if BASE not in ss:
-        ss[BASE] = default_config(DEFAULT_DATASET)
-    for key, value in ((SYNC, None), (NOTICE, None), (PREVIOUS, None), (EPOCH, None), (LEFT, 0),
-                       (TOTAL, 0),
+    if SETUP not in ss:
+        ss[SETUP] = default_config(DEFAULT_DATASET)
+    for key, value in ((SYNC_WIDGETS, None), (NOTICE, None), (PREVIOUS, None), (EPOCH, None), (EPOCHS_LEFT, 0),
+                       (EPOCHS_TOTAL, 0),
                        (ERROR, None), (SETUP_ERROR, None), *PAGE_WIDGETS.items()):
         ss.setdefault(key, value)
 
 
 # -- building runs ---------------------------------------------------------------------
-def shape_text(sizes) -> str:
-    """``[784, 128, 10]`` -> ``"784-128-10"``."""
-    return "-".join(str(s) for s in sizes)
-
-
 class _SharedData:
     """Datasets built for one session, lent read-only to every session that asks for the
     same data (name, options, seed, precision): a class that opens the app at once shares
@@ -190,10 +186,10 @@ def _install(trainer: Trainer, message=None, sync=False):
     elif ss.get(PREVIOUS) is trainer:
         ss[PREVIOUS] = None
     ss[TRAINER] = trainer
-    ss[BASE] = trainer.config
-    ss[SYNC] = explicit(trainer) if sync else None
+    ss[SETUP] = trainer.config
+    ss[SYNC_WIDGETS] = explicit(trainer) if sync else None
     ss[EPOCH] = None
-    ss[LEFT] = 0
+    ss[EPOCHS_LEFT] = 0
     ss[ERROR] = None
     ss[SETUP_ERROR] = None
     ss[NOTICE] = message         # every page shows it as a banner (no toast over the buttons)
@@ -210,7 +206,7 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
     tr = ss.get(TRAINER)
     if tr is None:
         _install(new_trainer(cfg))
-        ss[BASE] = cfg
+        ss[SETUP] = cfg
         return None
     old = _normal(tr.config, tr.data.n_out, tr.data.target)
     same_data = all(getattr(cfg, k) == old[k] for k in DATA_KEYS)
@@ -221,7 +217,7 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
         what = reason or describe_changes(old, new, ["dataset"] if "dataset" in hard else hard)
         message = f"New run ({what}): starting at epoch 0."
         _install(fresh, message)
-        ss[BASE] = cfg
+        ss[SETUP] = cfg
         return message
     soft = [k for k in SOFT_SETTINGS if new[k] != old[k]]
     if soft:
@@ -229,9 +225,9 @@ def apply_config(cfg: RunConfig, reason=None) -> str | None:
         message = (f"{describe_changes(old, new, soft)}: applies from epoch {tr.epoch + 1}; "
                    f"the run goes on.")
         ss[NOTICE] = message
-        ss[BASE] = cfg
+        ss[SETUP] = cfg
         return message
-    ss[BASE] = cfg
+    ss[SETUP] = cfg
     return None
 
 
@@ -243,11 +239,11 @@ def get_trainer() -> Trainer:
     if tr is None:
         init_session()
         try:
-            tr = new_trainer(ss[BASE])
+            tr = new_trainer(ss[SETUP])
         except Exception as exc:  # a broken setup must not leave the session without a run
-            log.warning("cannot build the setup %s: %s", ss[BASE], exc)
-            ss[BASE] = default_config(DEFAULT_DATASET)
-            tr = new_trainer(ss[BASE])
+            log.warning("cannot build the setup %s: %s", ss[SETUP], exc)
+            ss[SETUP] = default_config(DEFAULT_DATASET)
+            tr = new_trainer(ss[SETUP])
         ss[TRAINER] = tr
     return tr
 
@@ -282,7 +278,7 @@ def select_epoch(epoch):
     the value a click sends with it can be an older frame's."""
     tr = get_trainer()
     ss = st.session_state
-    if ss.get(LEFT) or ss.get(FOLLOW):
+    if ss.get(EPOCHS_LEFT) or ss.get(FOLLOW):
         ss[EPOCH] = None
         return
     ss[EPOCH] = None if epoch is None or epoch >= tr.epoch else int(epoch)
@@ -330,19 +326,19 @@ def train_epochs(n=1, budget_s=None) -> int:
         n, why = 0, str(exc)
     if n == 0:
         ss[ERROR] = why
-        ss[LEFT] = 0
+        ss[EPOCHS_LEFT] = 0
     while done < n:
         try:
             with np.errstate(all="ignore"):    # a diverging run is reported below, not warned
                 tr.run_epoch()
         except Diverged as exc:
             ss[ERROR] = str(exc)
-            ss[LEFT] = 0
+            ss[EPOCHS_LEFT] = 0
             break
         except Exception as exc:
             log.error("training failed", exc_info=exc)
             ss[ERROR] = f"Training stopped at epoch {tr.epoch}: {error_text(exc)}"
-            ss[LEFT] = 0
+            ss[EPOCHS_LEFT] = 0
             break
         done += 1
         checkpoint.after_epoch(tr, lim=LIMITS)   # local mode: crash-safe, at most every 0.25 s
@@ -350,7 +346,7 @@ def train_epochs(n=1, budget_s=None) -> int:
         if target is not None and tr.records[-1].train_loss <= target:
             ss[NOTICE] = (f"Reached the target loss {target:g} at epoch {tr.epoch} "
                           f"(train loss {tr.records[-1].train_loss:.3g}).")
-            ss[LEFT] = 0
+            ss[EPOCHS_LEFT] = 0
             break
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
@@ -378,7 +374,7 @@ def rewind_run(epoch):
     tr.rewind(epoch)
     ss = st.session_state
     ss[PREVIOUS] = before           # Undo puts the dropped epochs back
-    ss[EPOCH], ss[LEFT], ss[ERROR] = None, 0, None
+    ss[EPOCH], ss[EPOCHS_LEFT], ss[ERROR] = None, 0, None
     ss[NOTICE] = (f"Back at epoch {epoch}: epochs {epoch + 1}–{last} were dropped and training goes "
                   f"on from here (the optimiser's state starts afresh).")
 

@@ -9,6 +9,7 @@ import sys
 from .config import LR_SCHEDULES, RunConfig, parse_hidden
 from .datasets import DATASETS
 from .presets import PRESETS, default_config, preset_config
+from .text import size_text
 from .trainer import Diverged, Trainer
 
 
@@ -214,7 +215,7 @@ def cmd_train(a):
             size = snapshot.save(trainer, a.export, epochs=keep, readable=a.readable)
         except OSError as exc:
             raise CliError(f"cannot write {a.export}: {exc.strerror or exc}") from None
-        print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({snapshot.size_text(size)})",
+        print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({size_text(size)})",
               file=sys.stderr if a.json else sys.stdout, flush=True)
     return code
 

@@ -28,6 +28,9 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 DIGITS = [str(i) for i in range(10)]
 
 
+PATH_OPTIONS = ("path", "data_dir")   # dataset options that read files named by the user
+
+
 @dataclass
 class Dataset:
     name: str
@@ -191,9 +194,9 @@ def _split(X, y, test_fraction, rng):
     return X[tr], y[tr], X[te], y[te]
 
 
-def _on_plane(data, o):
+def _on_plane(data, opts):
     """``data`` (2-D inputs) with the features of option ``features`` as its inputs."""
-    names = tuple(o["features"].split(","))      # checked and in order (resolve_options)
+    names = tuple(opts["features"].split(","))      # checked and in order (resolve_options)
     data.features = names
     if names != PLAIN_FEATURES:
         data.plane = (data.X_train, data.X_test)
@@ -202,47 +205,47 @@ def _on_plane(data, o):
     return data
 
 
-def _points(name, X, labels, k, o, rng, notes=()):
-    Xtr, ytr, Xte, yte = _split(X, labels, o["test_fraction"], rng)
+def _points(name, X, labels, k, opts, rng, notes=()):
+    Xtr, ytr, Xte, yte = _split(X, labels, opts["test_fraction"], rng)
     return _on_plane(Dataset(name, Xtr, one_hot(ytr, k), Xte, one_hot(yte, k), "points", "classes",
-                             [f"class {i}" for i in range(k)], notes=list(notes)), o)
+                             [f"class {i}" for i in range(k)], notes=list(notes)), opts)
 
 
 # -- toy sets ----------------------------------------------------------------------------
-def _circles(o, rng):
-    n = o["n_samples"]
+def _circles(opts, rng):
+    n = opts["n_samples"]
     labels = rng.integers(0, 2, n)
-    radius = np.where(labels == 1, 0.5, 1.0) + rng.normal(0, o["noise"], n)
+    radius = np.where(labels == 1, 0.5, 1.0) + rng.normal(0, opts["noise"], n)
     angle = rng.uniform(0, 2 * np.pi, n)
     X = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
-    return _points("circles", X, labels, 2, o, rng)
+    return _points("circles", X, labels, 2, opts, rng)
 
 
-def _spiral(o, rng):
-    n, k = o["n_samples"], o["classes"]
+def _spiral(opts, rng):
+    n, k = opts["n_samples"], opts["classes"]
     labels = rng.integers(0, k, n)
     r = rng.uniform(0.05, 1.0, n)
-    theta = labels * 2 * np.pi / k + r * 1.75 * 2 * np.pi / 2 + rng.normal(0, o["noise"] * 2, n)
+    theta = labels * 2 * np.pi / k + r * 1.75 * 2 * np.pi / 2 + rng.normal(0, opts["noise"] * 2, n)
     X = np.c_[r * np.cos(theta), r * np.sin(theta)]
-    return _points("spiral", X, labels, k, o, rng)
+    return _points("spiral", X, labels, k, opts, rng)
 
 
-def _blobs(o, rng):
-    n, k = o["n_samples"], o["classes"]
+def _blobs(opts, rng):
+    n, k = opts["n_samples"], opts["classes"]
     labels = rng.integers(0, k, n)
     centres = np.c_[np.cos(2 * np.pi * np.arange(k) / k), np.sin(2 * np.pi * np.arange(k) / k)]
-    X = centres[labels] * 0.8 + rng.normal(0, o["noise"], (n, 2))
-    return _points("blobs", X, labels, k, o, rng)
+    X = centres[labels] * 0.8 + rng.normal(0, opts["noise"], (n, 2))
+    return _points("blobs", X, labels, k, opts, rng)
 
 
-def _moons(o, rng):
-    n = o["n_samples"]
+def _moons(opts, rng):
+    n = opts["n_samples"]
     labels = rng.integers(0, 2, n)
     t = rng.uniform(0, np.pi, n)
     X = np.where(labels[:, None] == 0, np.c_[np.cos(t), np.sin(t)],
                  np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
-    X = (X - [0.5, 0.25]) / 1.2 + rng.normal(0, o["noise"], (n, 2))
-    return _points("moons", X, labels, 2, o, rng)
+    X = (X - [0.5, 0.25]) / 1.2 + rng.normal(0, opts["noise"], (n, 2))
+    return _points("moons", X, labels, 2, opts, rng)
 
 
 # -- logic tables -------------------------------------------------------------------------
@@ -251,34 +254,34 @@ GATES = {"and": lambda a, b: a & b, "or": lambda a, b: a | b, "nand": lambda a, 
          "nor": lambda a, b: 1 - (a | b), "xnor": lambda a, b: 1 - (a ^ b)}
 
 
-def _table(name, X, Y, note, o=None):
+def _table(name, X, Y, note, opts=None):
     X, Y = np.asarray(X, float), np.asarray(Y, float).reshape(len(X), -1)
     data = Dataset(name, X, Y, X.copy(), Y.copy(), "logic", "binary",
                    [f"output {i}" for i in range(Y.shape[1])],
                    notes=[note, "the test set is the training set: every case of the table"])
-    return data if o is None else _on_plane(data, o)
+    return data if opts is None else _on_plane(data, opts)
 
 
-def _xor(o, rng):
+def _xor(opts, rng):
     # Tutorial 4's order: [[0,0],[1,1],[0,1],[1,0]] -> [0,0,1,1].
     X = [[0, 0], [1, 1], [0, 1], [1, 0]]
-    return _table("xor", X, [0, 0, 1, 1], "XOR of two inputs", o)
+    return _table("xor", X, [0, 0, 1, 1], "XOR of two inputs", opts)
 
 
 def _gate(name):
-    def build(o, rng):
+    def build(opts, rng):
         a, b = _PAIRS.astype(int).T
-        return _table(name, _PAIRS, GATES[name](a, b), f"{name.upper()} of two inputs", o)
+        return _table(name, _PAIRS, GATES[name](a, b), f"{name.upper()} of two inputs", opts)
     return build
 
 
-def _xor3(o, rng):
+def _xor3(opts, rng):
     # Tutorial 2: the third input is a constant 1 (a bias by hand); target = x XOR y.
     X = [[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
     return _table("xor3", X, [0, 1, 1, 0], "x XOR y, with a constant third input")
 
 
-def _modified_xor(o, rng):
+def _modified_xor(opts, rng):
     # Tutorial 3: all 8 triples; targets [(x XOR y) XOR z, x XOR y].
     X = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)])
     Y = np.c_[(X[:, 0] ^ X[:, 1]) ^ X[:, 2], X[:, 0] ^ X[:, 1]]
@@ -318,37 +321,37 @@ def _read_idx_cached(folder, stamp):
     return arrays
 
 
-def _image_set(name, Xtr, ytr, Xte, yte, shape, classes, o, rng, scale, notes):
+def _image_set(name, Xtr, ytr, Xte, yte, shape, classes, opts, rng, scale, notes):
     k = len(classes)
     for part, y in (("training", ytr), ("test", yte)):
         bad = y[(y < 0) | (y >= k)]
         if bad.size:
             raise ValueError(f"{name}: {part} labels must be 0 to {k - 1}, found {int(bad[0])}")
-    if o.get("limit"):
-        Xtr, ytr = Xtr[:o["limit"]], ytr[:o["limit"]]
+    if opts.get("limit"):
+        Xtr, ytr = Xtr[:opts["limit"]], ytr[:opts["limit"]]
     pixels = int(np.prod(shape))
     Xtr = Xtr.reshape(len(Xtr), pixels) / scale
     Xte = Xte.reshape(len(Xte), pixels) / scale
-    if o.get("binarize"):
+    if opts.get("binarize"):
         Xtr, Xte = (Xtr > 127 / 255).astype(float), (Xte > 127 / 255).astype(float)
         notes = notes + ["pixels binarised: value > 127 of 255 becomes 1"]
     return Dataset(name, Xtr, one_hot(ytr.astype(int), k), Xte, one_hot(yte.astype(int), k),
-                   "image", "classes", classes, shape, notes, o.get("augment_shift", 0))
+                   "image", "classes", classes, shape, notes, opts.get("augment_shift", 0))
 
 
 def _csv_images(name, file, shape, scale, classes, note):
-    def build(o, rng):
+    def build(opts, rng):
         arr = _read_csv_gz(os.path.join(SAMPLE_DIR, file))
         X, y = arr[:, :-1], arr[:, -1].astype(int)
-        Xtr, ytr, Xte, yte = _split(X, y, o["test_fraction"], rng)
-        return _image_set(name, Xtr, ytr, Xte, yte, shape, classes, o, rng, scale,
+        Xtr, ytr, Xte, yte = _split(X, y, opts["test_fraction"], rng)
+        return _image_set(name, Xtr, ytr, Xte, yte, shape, classes, opts, rng, scale,
                           [note, f"{len(Xtr)} training / {len(Xte)} held-out images"])
     return build
 
 
 def _idx_images(name, dirs, classes, sample=None):
-    def build(o, rng):
-        folder = o.get("data_dir") or ""
+    def build(opts, rng):
+        folder = opts.get("data_dir") or ""
         candidates = [folder] if folder else [os.environ.get("NNCORE_DATA_DIR", "")] + list(dirs)
         if sample:
             candidates = [os.path.join(SAMPLE_DIR, sample)]
@@ -358,8 +361,8 @@ def _idx_images(name, dirs, classes, sample=None):
                              "pass a folder holding train-images-idx3-ubyte(.gz) and the other three "
                              "files (CLI: --data-dir, app: the data folder option)")
         Xtr, ytr, Xte, yte = _read_idx_folder(os.path.abspath(found))
-        return _image_set(name, Xtr, ytr, Xte, yte, tuple(Xtr.shape[1:]), classes, o, rng, 255.0,
-                          [f"read from {found}", f"{min(len(Xtr), o.get('limit') or len(Xtr))} "
+        return _image_set(name, Xtr, ytr, Xte, yte, tuple(Xtr.shape[1:]), classes, opts, rng, 255.0,
+                          [f"read from {found}", f"{min(len(Xtr), opts.get('limit') or len(Xtr))} "
                            f"training / {len(Xte)} test images"])
     return build
 
@@ -391,8 +394,8 @@ def _read_csv_rows(path):
         raise ValueError(f"csv: {path} is not a readable CSV file ({exc})") from None
 
 
-def _csv_table(o, rng):
-    path = o.get("path")
+def _csv_table(opts, rng):
+    path = opts.get("path")
     if not path:
         raise ValueError("csv: give the path of a CSV file of numeric columns and a label column")
     rows = _read_csv_rows(path)
@@ -404,7 +407,7 @@ def _csv_table(o, rng):
     width = len(rows[0])
     if width < 2:
         raise ValueError(f"csv: {path} needs at least one numeric column besides the label column")
-    col = o["label_column"]
+    col = opts["label_column"]
     if not -width <= col < width:
         raise ValueError(f"csv: label column {col} is outside the file's {width} columns")
     col %= width
@@ -434,7 +437,7 @@ def _csv_table(o, rng):
     index = {v: i for i, v in enumerate(names)}
     y = np.array([index[v] for v in labels_raw])
     X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)
-    Xtr, ytr, Xte, yte = _split(X, y, o["test_fraction"], rng)
+    Xtr, ytr, Xte, yte = _split(X, y, opts["test_fraction"], rng)
     k = len(names)
     return Dataset("csv", Xtr, one_hot(ytr, k), Xte, one_hot(yte, k), "table", "classes",
                    names, notes=[f"{path}: {X.shape[1]} standardised feature columns, {k} classes"])
@@ -449,11 +452,11 @@ def _is_number(text):
 
 
 _NOISE = lambda d: Option(d, "noise (std. dev.)", 0.0, 1.0)
-_N = Option(400, "number of points", 20, 5000)
+_N_SAMPLES = Option(400, "number of points", 20, 5000)
 _TEST = lambda d: Option(d, "held-out fraction", 0.0, 0.9)
-_K = lambda d, hi: Option(d, "classes", 2, hi)
+_CLASSES = lambda d, hi: Option(d, "classes", 2, hi)
 _LIMIT = Option(0, "training images to use (0 = all)", 0, 1_000_000)
-_BIN = Option(False, "binarise pixels (> 127 becomes 1)")
+_BINARIZE = Option(False, "binarise pixels (> 127 becomes 1)")
 _SHIFT = Option(0, "random shift per epoch, in pixels (augmentation)", 0, 4)
 _DIR = Option("", "folder of IDX files (raw or .gz)")
 _FEATURES = Option(",".join(PLAIN_FEATURES), "input features", choices=tuple(FEATURES))
@@ -464,32 +467,32 @@ DATASETS = {
     "xor3": Spec(_xor3, "x XOR y with a constant third input (tutorial 2)", "logic", {}),
     "modified_xor": Spec(_modified_xor, "3 inputs, 2 outputs: [(x^y)^z, x^y] (tutorial 3)", "logic", {}),
     "circles": Spec(_circles, "two concentric rings", "points",
-                    {"n_samples": _N, "noise": _NOISE(0.1), "test_fraction": _TEST(0.3),
+                    {"n_samples": _N_SAMPLES, "noise": _NOISE(0.1), "test_fraction": _TEST(0.3),
                      "features": _FEATURES}),
     "spiral": Spec(_spiral, "interleaved spiral arms", "points",
-                   {"n_samples": _N, "noise": _NOISE(0.05), "classes": _K(2, 6), "test_fraction": _TEST(0.3),
+                   {"n_samples": _N_SAMPLES, "noise": _NOISE(0.05), "classes": _CLASSES(2, 6), "test_fraction": _TEST(0.3),
                     "features": _FEATURES}),
     "blobs": Spec(_blobs, "gaussian blobs, one per class", "points",
-                  {"n_samples": _N, "noise": _NOISE(0.25), "classes": _K(3, 8), "test_fraction": _TEST(0.3),
+                  {"n_samples": _N_SAMPLES, "noise": _NOISE(0.25), "classes": _CLASSES(3, 8), "test_fraction": _TEST(0.3),
                    "features": _FEATURES}),
     "moons": Spec(_moons, "two interleaving half circles", "points",
-                  {"n_samples": _N, "noise": _NOISE(0.15), "test_fraction": _TEST(0.3),
+                  {"n_samples": _N_SAMPLES, "noise": _NOISE(0.15), "test_fraction": _TEST(0.3),
                    "features": _FEATURES}),
     "digits": Spec(_csv_images("digits", "digits_8x8.csv.gz", (8, 8), 16.0, DIGITS,
                                "8x8 handwritten digits (UCI)"), "8x8 digits, 1,797 images", "image",
-                   {"test_fraction": _TEST(0.2), "binarize": _BIN, "limit": _LIMIT}),
+                   {"test_fraction": _TEST(0.2), "binarize": _BINARIZE, "limit": _LIMIT}),
     "mnist_sample": Spec(_csv_images("mnist_sample", "mnist_5k.csv.gz", (28, 28), 255.0, DIGITS,
                                      "5,000 MNIST digits"), "MNIST sample, 5,000 digits", "image",
-                         {"test_fraction": _TEST(0.2), "binarize": _BIN, "augment_shift": _SHIFT,
+                         {"test_fraction": _TEST(0.2), "binarize": _BINARIZE, "augment_shift": _SHIFT,
                           "limit": _LIMIT}),
     "fashion_sample": Spec(_idx_images("fashion_sample", (), FASHION_CLASSES, "fashion-mnist-sample"),
                            "Fashion-MNIST sample, 5,000 + 1,000 images", "image",
-                           {"binarize": _BIN, "augment_shift": _SHIFT, "limit": _LIMIT}),
+                           {"binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT}),
     "mnist": Spec(_idx_images("mnist", MNIST_DIRS, DIGITS), "full MNIST from IDX files", "image",
-                  {"data_dir": _DIR, "binarize": _BIN, "augment_shift": _SHIFT, "limit": _LIMIT}),
+                  {"data_dir": _DIR, "binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT}),
     "fashion_mnist": Spec(_idx_images("fashion_mnist", FASHION_DIRS, FASHION_CLASSES),
                           "full Fashion-MNIST from IDX files", "image",
-                          {"data_dir": _DIR, "binarize": _BIN, "augment_shift": _SHIFT, "limit": _LIMIT}),
+                          {"data_dir": _DIR, "binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT}),
     "csv": Spec(_csv_table, "your CSV: numeric columns and a label column", "table",
                 {"path": Option("", "path of the CSV file"),
                  "label_column": Option(-1, "index of the label column (-1 = last)", -1000, 1000),

@@ -179,7 +179,7 @@ def test_train_n_epochs_runs_to_the_end_and_stop_ends_it():
     at.sidebar.number_input(key="sb_epochs").set_value(3).run()
     click(at, "btn_train_n")
     for _ in range(10):                            # AppTest does not tick run_every: step it
-        if at.session_state[state.LEFT] == 0:
+        if at.session_state[state.EPOCHS_LEFT] == 0:
             break
         at.run()
         ok(at)
@@ -187,10 +187,10 @@ def test_train_n_epochs_runs_to_the_end_and_stop_ends_it():
     assert at.button(key="btn_stop").disabled and not at.button(key="btn_train_n").disabled
     at.sidebar.number_input(key="sb_epochs").set_value(1000).run()
     click(at, "btn_train_n")
-    assert at.session_state[state.LEFT] > 0 and not at.button(key="btn_stop").disabled
+    assert at.session_state[state.EPOCHS_LEFT] > 0 and not at.button(key="btn_stop").disabled
     click(at, "btn_stop")
     stopped = trainer(at).epoch
-    assert at.session_state[state.LEFT] == 0 and 3 < stopped < 1003
+    assert at.session_state[state.EPOCHS_LEFT] == 0 and 3 < stopped < 1003
     at.run()
     assert trainer(at).epoch == stopped
 
@@ -234,7 +234,7 @@ def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeyp
     at = start(PAGES[1])
     at.sidebar.number_input(key="sb_epochs").set_value(20).run()
     click(at, "btn_train_n")
-    while at.session_state[state.LEFT]:
+    while at.session_state[state.EPOCHS_LEFT]:
         at.run()
     tr = trainer(at)
     assert tr.epoch == 20 and tr.history.thinned > 0
@@ -404,14 +404,14 @@ def test_a_learning_rate_schedule_applies_from_the_next_epoch():
 def test_a_train_n_run_says_it_is_paused_on_the_snapshots_page():
     at = start()
     click(at, "btn_train_n")
-    assert at.session_state[state.LEFT] > 0
+    assert at.session_state[state.EPOCHS_LEFT] > 0
     at.switch_page(PAGES[3]).run()
     ok(at)
     assert any("paused at epoch" in i.value for i in at.info)
-    left = at.session_state[state.LEFT]
+    left = at.session_state[state.EPOCHS_LEFT]
     at.switch_page(PAGES[0]).run()
     ok(at)
-    assert at.session_state[state.LEFT] <= left
+    assert at.session_state[state.EPOCHS_LEFT] <= left
 
 
 def test_sessions_on_the_same_data_share_one_read_only_copy():
@@ -504,18 +504,18 @@ def test_a_slow_single_epoch_trains_with_a_progress_bar(monkeypatch):
     from dashboard import controls
     at = start()
     click(at, "btn_train_1")                       # fast: trained in the click itself
-    assert trainer(at).epoch == 1 and at.session_state[state.LEFT] == 0
+    assert trainer(at).epoch == 1 and at.session_state[state.EPOCHS_LEFT] == 0
     monkeypatch.setattr(controls, "SLOW_EPOCH_S", 0.0)
     runs, start_run = [], controls._start_run
     monkeypatch.setattr(controls, "_start_run", lambda n=None: (runs.append(n), start_run(n)))
     click(at, "btn_train_1")                       # slow: one epoch through the running panel
     assert runs == [1] and trainer(at).epoch == 2
     for _ in range(3):
-        if at.session_state[state.LEFT] == 0:
+        if at.session_state[state.EPOCHS_LEFT] == 0:
             break
         at.run()
         ok(at)
-    assert trainer(at).epoch == 2 and epoch_metric(at) == "2" and at.session_state[state.LEFT] == 0
+    assert trainer(at).epoch == 2 and epoch_metric(at) == "2" and at.session_state[state.EPOCHS_LEFT] == 0
 
 
 def test_continue_from_an_earlier_epoch_drops_the_later_ones():

@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import controls, figures, limits, state
 from nncore import snapshot
+from nncore.text import shape_text, size_text
 
 log = logging.getLogger("dashboard")
 
@@ -25,8 +26,8 @@ def _exporter(trainer, epochs, readable, compress):
 def _size_text(tr, epochs, n_states, readable, compress):
     """The file's size: exact for small runs (made now, in milliseconds), else estimated."""
     if n_states * tr.network.n_params <= 200_000:
-        return snapshot.size_text(len(snapshot.dumps(tr, epochs=epochs, readable=readable, compress=compress)))
-    return "about " + snapshot.size_text(_estimate(tr, n_states, readable, compress))
+        return size_text(len(snapshot.dumps(tr, epochs=epochs, readable=readable, compress=compress)))
+    return "about " + size_text(_estimate(tr, n_states, readable, compress))
 
 
 def _estimate(tr, n_states, readable, compress):
@@ -83,8 +84,8 @@ def _load(upload, lim):
     ss = st.session_state
     try:
         if upload.size > lim.max_snapshot_bytes:
-            raise snapshot.SnapshotError(f"the file is {snapshot.size_text(upload.size)}; the limit is "
-                                         f"{snapshot.size_text(lim.max_snapshot_bytes)}")
+            raise snapshot.SnapshotError(f"the file is {size_text(upload.size)}; the limit is "
+                                         f"{size_text(lim.max_snapshot_bytes)}")
         snap = snapshot.loads(upload.getvalue(), max_bytes=lim.max_snapshot_bytes)
         try:
             limits.check_network(snap.sizes, snap.n_params, lim)
@@ -104,16 +105,16 @@ def _load(upload, lim):
     ss[RESULT] = {"ok": True, "name": upload.name, "summary": snap.summary(),
                   "describe": snap.describe(), "records": trainer.records[:]}
     state.replace_trainer(trainer, f"Loaded {upload.name}: {snap.config.dataset} "
-                                   f"{state.shape_text(snap.sizes)} at epoch {trainer.epoch}.")
+                                   f"{shape_text(snap.sizes)} at epoch {trainer.epoch}.")
     return True
 
 
 def _summary_table(s, name):
     rows = [
         ("File", f"{name} ({s['encoding']}{', gzip' if s['compressed'] else ''}, "
-                 f"{snapshot.size_text(s['file_bytes'] or 0)})"),
+                 f"{size_text(s['file_bytes'] or 0)})"),
         ("Data", s["dataset"]),
-        ("Network", f"{state.shape_text(s['sizes'])} ({', '.join(s['activations'])}), "
+        ("Network", f"{shape_text(s['sizes'])} ({', '.join(s['activations'])}), "
                     f"{s['n_params']:,} parameters"),
         ("Training", f"{s['loss']}, {s['optimizer']} lr {s['lr']:g}, batch "
                      f"{s['batch'] + (' ' + str(s['batch_size']) if s['batch'] == 'mini' else '')}, "
@@ -136,7 +137,7 @@ def load_block(lim):
     upload = st.file_uploader(
         "Load training state", type=["json", "gz"], key="snap_upload",
         help=f"A .json or .json.gz file saved on this page or by `python -m nncore train --export`; "
-             f"up to {snapshot.size_text(lim.max_snapshot_bytes)} uncompressed. The run it holds replaces the "
+             f"up to {size_text(lim.max_snapshot_bytes)} uncompressed. The run it holds replaces the "
              "current one only if the whole file is valid.")
     if upload is not None and ss.get(DONE) != upload.file_id:
         ss[DONE] = upload.file_id
@@ -153,7 +154,7 @@ def load_block(lim):
                          "The current run is unchanged.")
         return
     s = result["summary"]
-    st.success(f"Loaded **{result['name']}**: {s['dataset']} {state.shape_text(s['sizes'])} at epoch "
+    st.success(f"Loaded **{result['name']}**: {s['dataset']} {shape_text(s['sizes'])} at epoch "
                f"{s['epochs_trained']}. Open the Train or Weights page to replay it; "
                "Train 1 epoch continues it exactly.", icon=":material/check_circle:")
     _summary_table(s, result["name"])
@@ -166,7 +167,7 @@ st.caption("A training-state file holds the whole run: its setup, the metrics of
            "for one probe input), and the optimiser and random-generator state that let it "
            "carry on bit for bit.")
 controls.notice()                         # what just happened to the run, with Undo
-if st.session_state[state.LEFT] > 0:      # a "Train N epochs" run only advances on its pages
+if st.session_state[state.EPOCHS_LEFT] > 0:      # a "Train N epochs" run only advances on its pages
     st.info(f"The \"Train N epochs\" run is paused at epoch {state.get_trainer().epoch} while this "
             "page is open (a download is the run as it is now). It carries on when you open the "
             "Train, Weights or Predictions page.", icon=":material/pause_circle:")
