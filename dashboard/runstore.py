@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 
 from nncore import snapshot
+from nncore.text import size_text
 
 from dashboard import limits
 
@@ -304,8 +305,8 @@ class RunStore:
         fit, StoreError if the store cannot be used."""
         body = bytes(body)
         if len(body) > self.cfg.total_bytes:
-            raise StoreFull(f"the run ({snapshot.size_text(len(body))}) is larger than the whole "
-                            f"run store ({snapshot.size_text(self.cfg.total_bytes)})")
+            raise StoreFull(f"the run ({size_text(len(body))}) is larger than the whole "
+                            f"run store ({size_text(self.cfg.total_bytes)})")
         key, now = key_of(token), self.clock()
 
         def work(c):
@@ -350,7 +351,7 @@ class RunStore:
             drop.append(k)
             over -= int(n)
         if over > 0:
-            raise StoreFull(f"the run store is full ({snapshot.size_text(self.cfg.total_bytes)} "
+            raise StoreFull(f"the run store is full ({size_text(self.cfg.total_bytes)} "
                             "in all) and this run does not fit")
         for k in drop:
             c.execute(f"UPDATE {TABLE} SET status = ?, body = NULL, nbytes = 0 WHERE key = ?",
