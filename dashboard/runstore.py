@@ -397,6 +397,13 @@ class RunStore:
             (self.writer, KEPT, self.clock(), int(limit))).fetchall())
         return [StoredRun(r[0], bytes(r[1]), int(r[2]), r[3], float(r[4]), r[5]) for r in rows]
 
+    def runs(self, limit=100) -> list[StoredRun]:
+        """Every stored run (bodies included), newest first, at most ``limit``."""
+        rows = self._do(lambda c: c.execute(
+            f"SELECT key, body, epoch, summary, updated, writer FROM {TABLE} WHERE body IS NOT NULL "
+            "ORDER BY updated DESC LIMIT ?", (int(limit),)).fetchall())
+        return [StoredRun(r[0], bytes(r[1]), int(r[2]), r[3], float(r[4]), r[5]) for r in rows]
+
     def usage(self) -> dict:
         """Runs stored, their bytes, and markers of dropped runs."""
         row = self._do(lambda c: c.execute(
@@ -446,15 +453,28 @@ def dump_run(trainer, history_bytes: int) -> bytes:
     return snapshot.dumps(trainer, epochs=epochs, readable=False, compress=False)
 
 
-def read_trainer(body: bytes, lim, max_run_bytes=None):
-    """A new Trainer continuing the stored run ``body``, through the same checks as a
-    loaded file (``snapshot.loads`` and the app's limits). Raises ValueError (SnapshotError)
-    naming the problem."""
+def read_snapshot(body: bytes, lim, max_run_bytes=None):
+    """The stored run ``body`` as a validated Snapshot: the checks of a loaded file
+    (``snapshot.loads``) and the app's limits on the network and the data it names."""
     cap = max(lim.max_snapshot_bytes, max_run_bytes or 0, len(body) + 2**20)
     snap = snapshot.loads(body, max_bytes=cap)
     limits.check_network(snap.sizes, snap.n_params, lim)
     limits.check_data(snap.config.dataset, snap.n_train, snap.config.passes_per_epoch, lim)
-    return snap.to_trainer(history_budget=lim.history_bytes, allow_paths=lim.allow_paths)
+    return snap
+
+
+def read_trainer(body: bytes, lim, data_for=None):
+    """A new Trainer continuing the stored run ``body`` (:func:`read_snapshot`'s checks).
+    ``data_for(config)`` may lend the run's dataset (e.g. one shared by other sessions; used
+    only if its fingerprint matches, else the data are rebuilt). Raises ValueError
+    (SnapshotError) naming the problem."""
+    snap = read_snapshot(body, lim)
+    data = data_for(snap.run_config(allow_paths=lim.allow_paths)) if data_for else None
+    trainer = snap.to_trainer(data=data, history_budget=lim.history_bytes,
+                              allow_paths=lim.allow_paths)
+    limits.check_data(snap.config.dataset, trainer.data.X_train.shape[0],
+                      snap.config.passes_per_epoch, lim)
+    return trainer
 
 
 def summary_line(trainer) -> str:
