@@ -77,8 +77,7 @@ def open_linked_run(lim=None):
         except runstore.StoreError:
             pass
     _adopt(trainer, f"Reopened the run of this link at epoch {trainer.epoch}, its last saved "
-                    "epoch; Train 1 epoch continues it exactly. The address now names your own "
-                    "copy, so another tab with the old link cannot change it.")
+                    "epoch; it goes on here as your own copy, under a new link.")
 
 
 # -- the crash-resume offer (local mode) ---------------------------------------------------
