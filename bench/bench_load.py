@@ -45,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "browser"))
 sys.path.insert(0, ROOT)
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, app_log, start_app, stop_app  # noqa: E402
+from appdriver import CHROMIUM, CHROMIUM_ARGS, app_log, start_app, stop_app  # noqa: E402
 
 IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
         '[data-test-script-state="notRunning"]')

@@ -28,10 +28,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests", "browser"))
 
 import numpy as np  # noqa: E402
 
-from tests.browser.conftest import (VIEWPORT, app_log, browser_missing, choose_option,  # noqa: E402
+from appdriver import (VIEWPORT, app_log, browser_missing, choose_option,  # noqa: E402
                                     cpu_seconds, launch_browser, open_app, set_text, start_app,
                                     stop_app, wait_idle)
 

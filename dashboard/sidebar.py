@@ -10,12 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from nncore import ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, OPTIMIZERS, RunConfig, parse_hidden
-from nncore.datasets import FASHION_DIRS, MNIST_DIRS, get_spec
+from nncore.datasets import FASHION_DIRS, FEATURE_LABELS, MNIST_DIRS, get_spec
 from nncore.presets import PRESETS, default_config, preset_config
 from nncore.text import shape_text
 
 from dashboard import state
-from dashboard.figures import FEATURE_LABELS
 
 NO_PRESET = "(none)"
 MAX_LAYERS = 64

@@ -27,12 +27,11 @@ import streamlit as st
 from nncore import Diverged, RunConfig, Trainer
 from nncore.network import count_params
 from nncore.presets import default_config
-from nncore.datasets import PATH_OPTIONS
+from nncore.datasets import FEATURE_LABELS, PATH_OPTIONS
 from nncore.text import shape_text
 from nncore.trainer import SOFT_SETTINGS, load_run_data
 
 from dashboard import autosave, limits
-from dashboard.figures import FEATURE_LABELS
 
 log = logging.getLogger("dashboard")
 

@@ -148,6 +148,8 @@ FEATURES = {
     "sin(x1)": lambda x1, x2: np.sin(x1),
     "sin(x2)": lambda x1, x2: np.sin(x2),
 }
+FEATURE_LABELS = {"x1": "x1", "x2": "x2", "x1^2": "x1²", "x2^2": "x2²", "x1*x2": "x1·x2",
+                  "sin(x1)": "sin x1", "sin(x2)": "sin x2"}      # as people read them
 PLAIN_FEATURES = ("x1", "x2")
 
 

@@ -343,7 +343,7 @@ def test_every_figure_is_valid_plotly():
     recs, data = tr.records, tr.data
     long_run = Trainer(default_config("xor"))
     long_run.fit(120)
-    xs, ys, pts = figures.grid_points(data.X_train, 20)
+    xs, ys, pts = predict.grid_points(data.X_train, 20)
     labels = data.labels(data.Y_train)
     W, b = tr.network.layers[0].weights, tr.network.layers[0].biases
     built = [
@@ -447,7 +447,7 @@ def test_hidden_unit_maps_follow_the_network_and_show_on_the_weights_page_for_2d
     cfg = default_config("moons", hidden=[5, 3], activations=["tanh", "sigmoid", "softmax"])
     tr = Trainer(cfg)
     tr.fit(2)
-    xs, ys, pts = figures.grid_points(tr.data.X_train, 12)
+    xs, ys, pts = predict.grid_points(tr.data.X_train, 12)
     net, kept = predict.network_at(tr, 2)
     outs = [a for _, a in net.layer_outputs(pts)[:-1]]
     assert kept == 2 and [o.shape for o in outs] == [(144, 5), (144, 3)]

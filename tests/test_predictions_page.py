@@ -312,8 +312,8 @@ def test_every_figure_is_valid_plotly(monkeypatch):
     import plotly.io as pio
 
     from dashboard import figures
-    from dashboard import prediction_figures as pf
-    monkeypatch.setattr(figures, "VALIDATE", True)     # pf builds its figures with figures._figure
+    from dashboard.figures import predictions as pf
+    monkeypatch.setattr(figures.base, "VALIDATE", True)   # every module builds with base.make_figure
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(10), 20).astype(np.float32)
     top, top_p = predict.top_k(probs, 3)
@@ -333,9 +333,9 @@ def test_every_figure_is_valid_plotly(monkeypatch):
                               names, 0.8, "per class"),
         pf.probability_bars(probs[0], names, "one", label=3),
         pf.probability_bars(probs[0], names),
-        pf.boundary_right_wrong(xs, ys, grid_out, rng.normal(size=(30, 2)), rng.integers(0, 3, 30),
+        figures.boundary_right_wrong(xs, ys, grid_out, rng.normal(size=(30, 2)), rng.integers(0, 3, 30),
                                 rng.integers(0, 3, 30), rng.random(30), ["a", "b", "c"], 5),
-        pf.boundary_right_wrong(xs, ys, rng.random((400, 1)).astype(np.float32),
+        figures.boundary_right_wrong(xs, ys, rng.random((400, 1)).astype(np.float32),
                                 rng.normal(size=(30, 2)), rng.integers(0, 2, 30),
                                 rng.integers(0, 2, 30), rng.random(30), ["0", "1"], 5),
     ]
@@ -350,7 +350,7 @@ def test_every_figure_is_valid_plotly(monkeypatch):
 
 
 def test_tile_titles_say_right_and_wrong_like_the_tutorial():
-    from dashboard.prediction_figures import tile_title
+    from dashboard.figures.predictions import tile_title
     names = [str(i) for i in range(10)]
     assert tile_title([7, 1], [0.98, 0.01], 7, names)[0] == "Correct guess! 7"
     first, second = tile_title([3, 5], [0.6, 0.3], 5, names)

@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import controls, figures
 from nncore import predict
+from nncore.datasets import FEATURE_LABELS
 
 VIEWS = ["Weights", "Change since previous epoch (ΔW)"]
 UNIT_GRID = 40       # points per side of each hidden unit's map
@@ -51,7 +52,7 @@ def _note_resolution(tr):
 
 def _input_names(tr):
     if tr.data.features:
-        return [figures.FEATURE_LABELS.get(f, f) for f in tr.data.features]
+        return [FEATURE_LABELS.get(f, f) for f in tr.data.features]
     return [f"x{i + 1}" for i in range(tr.data.n_in)]
 
 
@@ -64,7 +65,7 @@ def _output_names(tr):
 
 def _unit_maps(tr, epoch):
     """2-D data: each hidden unit's output over the plane, at the epoch shown."""
-    xs, ys, points = figures.data_plane(tr.data, UNIT_GRID)
+    xs, ys, points = predict.data_plane(tr.data, UNIT_GRID)
     net, _ = predict.network_at(tr, epoch)
     outputs = [a for _, a in net.layer_outputs(points)[:-1]]
     st.plotly_chart(figures.unit_maps(xs, ys, outputs, tr.network.activations, epoch,

@@ -9,7 +9,7 @@ import pytest
 from dashboard import limits, runstore
 from nncore import Trainer
 
-from conftest import (free_port, metric_value, open_app, page_problems, screenshot, set_text,
+from appdriver import (free_port, metric_value, open_app, page_problems, screenshot, set_text,
                       start_app, stop_app, wait_idle)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

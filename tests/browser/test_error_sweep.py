@@ -13,7 +13,7 @@ from nncore.presets import default_config
 
 import os
 
-from conftest import metric_value, open_app, screenshot, set_text, wait_epoch, wait_idle
+from appdriver import metric_value, open_app, screenshot, set_text, wait_epoch, wait_idle
 
 pytestmark = pytest.mark.browser
 

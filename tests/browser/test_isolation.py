@@ -2,7 +2,7 @@
 neither sees the other's dataset, epoch count or layer shapes."""
 import pytest
 
-from conftest import (VIEWPORT, choose_option, metric_value, open_app, page_problems, set_text,
+from appdriver import (VIEWPORT, choose_option, metric_value, open_app, page_problems, set_text,
                       wait_epoch, wait_idle)
 
 pytestmark = pytest.mark.browser

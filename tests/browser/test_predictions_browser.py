@@ -10,7 +10,7 @@ import pytest
 from nncore.cli import main as cli
 from tests.test_predict import bad_images, digit_png, odd_good_images
 
-from conftest import choose_option, metric_value, open_app, page_problems, screenshot, wait_idle
+from appdriver import choose_option, metric_value, open_app, page_problems, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 

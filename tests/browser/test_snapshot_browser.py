@@ -8,7 +8,7 @@ import pytest
 
 from nncore import snapshot
 
-from conftest import metric_value, open_app, page_problems, screenshot, wait_idle
+from appdriver import metric_value, open_app, page_problems, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import (choose_option, metric_value, open_app, page_problems, screenshot, set_text,
+from appdriver import (choose_option, metric_value, open_app, page_problems, screenshot, set_text,
                       wait_idle)
 
 pytestmark = pytest.mark.browser

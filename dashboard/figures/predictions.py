@@ -13,8 +13,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from dashboard.figures import (INK, RIGHT_COLOR, WRONG_COLOR, _TEMPLATE, _f32, _figure,
-                               boundary_field, boundary_layout)
+from .base import INK, RIGHT_COLOR, WRONG_COLOR, f32, layout_dict, make_figure
 
 TILE_PX = 104              # drawn height of one gallery image, px
 TITLE_PX = 36              # height of the two title lines above each image, px
@@ -23,13 +22,6 @@ OTHER = "#b8c0cc"          # the other classes
 DIAG_SCALE = [[0.0, "#eaf5ec"], [1.0, RIGHT_COLOR]]
 OFF_SCALE = [[0.0, "#fbe9e9"], [1.0, WRONG_COLOR]]
 ACCURACY_SCALE = [[0.0, WRONG_COLOR], [0.5, "#d4a72c"], [1.0, RIGHT_COLOR]]   # 50% .. 100%
-
-def _layout(title, height, margin=None, **more):
-    m = dict(l=64, r=24, t=56, b=52)
-    m.update(margin or {})
-    return dict(template=_TEMPLATE, height=height, margin=m, showlegend=False,
-                title=dict(text=title, x=0.0, xanchor="left", xref="paper", font=dict(size=15)),
-                **more)
 
 
 def _short(name, n=11):
@@ -135,19 +127,20 @@ def gallery(images, shape, labels, top, top_p, class_names, ids, title, cols=5, 
         hover.append(f"sample #{int(ids[i])} · true <b>{class_names[int(labels[i])]}</b>"
                      f"<br>{guesses}<br><i>click for every class</i>")
     if m:
-        data.append(dict(type="scatter", x=_f32(xs), y=_f32(ys), mode="markers",
+        data.append(dict(type="scatter", x=f32(xs), y=f32(ys), mode="markers",
                          marker=dict(size=TILE_PX, symbol="square", opacity=0, color="#000"),
                          customdata=np.asarray(ids, np.int64), hovertext=hover,
                          hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
                          name="samples"))
-    layout = _layout(
-        title, int(56 + rows * cell_h * scale + 10), margin=dict(l=8, r=8, t=48, b=8),
+    layout = layout_dict(
+        title, int(56 + rows * cell_h * scale + 10), legend=False,
+        margin=dict(l=8, r=8, t=48, b=8, autoexpand=True),
         shapes=shapes, annotations=notes, dragmode=False, hovermode="closest",
         xaxis=dict(visible=False, range=[-0.5 - gap / 2, cols * cell_w - gap / 2 - 0.5],
                    constrain="domain", fixedrange=True),
         yaxis=dict(visible=False, range=[rows * cell_h - 0.5, -0.5], scaleanchor="x",
                    constrain="domain", fixedrange=True))
-    return _figure(data, layout)
+    return make_figure(data, layout)
 
 
 def confusion_heatmap(cm, class_names, title, selected=None):
@@ -193,13 +186,13 @@ def confusion_heatmap(cm, class_names, title, selected=None):
     names = [_short(c, 12) for c in class_names]
     ticks = dict(tickmode="array", tickvals=axis, ticktext=names, showgrid=False, zeroline=False,
                  fixedrange=True)
-    layout = _layout(title, height, shapes=shapes, dragmode=False,
+    layout = layout_dict(title, height, legend=False, margin=dict(autoexpand=True), shapes=shapes, dragmode=False,
                      hovermode="closest", plot_bgcolor="#ffffff",
                      xaxis=dict(title=dict(text="guessed"), range=[-0.5, k - 0.5], **ticks),
                      yaxis=dict(title=dict(text="true"), range=[k - 0.5, -0.5], **ticks))
     # the title starts at the figure's edge: long class names push the plot area right
     layout["title"].update(xref="container", x=0.01)
-    return _figure(data, layout)
+    return make_figure(data, layout)
 
 
 def per_class_accuracy(acc, counts, class_names, overall, title):
@@ -217,8 +210,8 @@ def per_class_accuracy(acc, counts, class_names, overall, title):
     hover = [f"class <b>{n}</b>: " + (f"{r} of {c} right ({p:.1f}%)" if c else "no samples")
              for n, p, r, c in zip(class_names, pct, right, counts)]
     names = [str(c) for c in class_names]
-    data = [dict(type="bar", x=names, y=_f32(pct),
-                 marker=dict(color=_f32(pct), colorscale=ACCURACY_SCALE, cmin=50, cmax=100),
+    data = [dict(type="bar", x=names, y=f32(pct),
+                 marker=dict(color=f32(pct), colorscale=ACCURACY_SCALE, cmin=50, cmax=100),
                  text=text, textposition="outside", textfont=dict(size=10),
                  constraintext="none", hovertext=hover, cliponaxis=False,
                  hovertemplate="%{hovertext}<extra></extra>")]
@@ -230,12 +223,12 @@ def per_class_accuracy(acc, counts, class_names, overall, title):
                            layer="below"))        # under the bars' labels, not through them
     xtitle = "true class" + (f" (dashed line: all classes, {100 * overall:.1f}%)"
                              if np.isfinite(overall) else "")
-    layout = _layout(title, 320, shapes=shapes,
+    layout = layout_dict(title, 320, legend=False, margin=dict(autoexpand=True), shapes=shapes,
                      xaxis=dict(title=dict(text=xtitle), type="category"),
                      yaxis=dict(title=dict(text="accuracy"), range=[0, 115], tickmode="array",
                                 tickvals=[0, 25, 50, 75, 100],
                                 ticktext=["0%", "25%", "50%", "75%", "100%"]))
-    return _figure(data, layout)
+    return make_figure(data, layout)
 
 
 def probability_bars(probs, class_names, title=None, label=None, height=230):
@@ -250,14 +243,15 @@ def probability_bars(probs, class_names, title=None, label=None, height=230):
     colors = [top_color if i == best else OTHER for i in range(len(probs))]
     outline = [2 if label is not None and i == int(label) and i != best else 0
                for i in range(len(probs))]
-    data = [dict(type="bar", x=[str(c) for c in class_names], y=_f32(probs),
+    data = [dict(type="bar", x=[str(c) for c in class_names], y=f32(probs),
                  marker=dict(color=colors, line=dict(color="#1f2328", width=outline)),
                  text=[_pct(p) if p >= 0.02 else "" for p in probs], textposition="outside",
                  cliponaxis=False, hovertemplate="%{x}: %{y:.2%}<extra></extra>")]
-    layout = _layout(title or "", height, margin=dict(l=44, r=8, t=40 if title else 12, b=32),
+    layout = layout_dict(title or "", height, legend=False,
+                         margin=dict(l=44, r=8, t=40 if title else 12, b=32, autoexpand=True),
                      xaxis=dict(type="category"),
                      yaxis=dict(range=[0, 1.15], tickformat=".0%", dtick=0.25))
-    return _figure(data, layout)
+    return make_figure(data, layout)
 
 
 STRIP_CSS = (
@@ -289,33 +283,6 @@ def probability_strip(probs, class_names, height=110):
             f'<div class="nn-plab">{html.escape(_short(name, 6))}</div></div>')
     return (f'<div class="nn-pstrip" style="height:{height + 34}px">' + "".join(cols)
             + "</div>")
-
-
-def boundary_right_wrong(xs, ys, grid_probs, X, labels, guesses, probs, class_names, epoch):
-    """The decision boundary with the test points: green circles right, red crosses wrong.
-
-    ``grid_probs`` (len(ys) * len(xs), k): class probabilities on the grid (see
-    ``figures.boundary_field``); ``X`` (n, 2) test points; ``probs`` (n,) probability of
-    each point's top guess.
-    """
-    data, images, _ = boundary_field(xs, ys, grid_probs, class_names)
-    labels, guesses = np.asarray(labels), np.asarray(guesses)
-    right = labels == guesses
-    for mask, name, symbol, color, size in ((right, "right", "circle", RIGHT_COLOR, 8),
-                                            (~right, "wrong", "x", WRONG_COLOR, 11)):
-        if not mask.any():
-            continue
-        hover = [f"true {class_names[t]}, guessed {class_names[g]} ({100 * p:.1f}%)"
-                 for t, g, p in zip(labels[mask], guesses[mask], np.asarray(probs)[mask])]
-        data.append(dict(type="scatter", x=_f32(X[mask, 0]), y=_f32(X[mask, 1]), mode="markers",
-                         name=f"{name} ({int(mask.sum())})", hovertext=hover,
-                         marker=dict(symbol=symbol, size=size, color=color,
-                                     line=dict(color="white", width=1)),
-                         hovertemplate="%{hovertext}<br>x1 %{x:.2f}, x2 %{y:.2f}<extra></extra>"))
-    layout = boundary_layout(f"Epoch {epoch}: right ● and wrong ✕ on the decision boundary", xs, ys,
-                             images, len(class_names))
-    layout["showlegend"] = True
-    return _figure(data, layout)
 
 
 def digit_picture(array, side=112):
