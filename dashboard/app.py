@@ -8,7 +8,7 @@ if ROOT not in sys.path:          # Streamlit puts dashboard/, not the repo root
 
 import streamlit as st  # noqa: E402
 
-from dashboard import checkpoint, limits, sidebar, state  # noqa: E402
+from dashboard import limits, resume, sidebar, state  # noqa: E402
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app_pages")
 
@@ -41,6 +41,7 @@ page = st.navigation([
             icon=":material/image_search:"),
     st.Page(os.path.join(PAGES, "snapshots.py"), title="Snapshots", icon=":material/save:"),
 ])
+resume.open_linked_run(state.LIMITS)   # ?run=<token>: a copy of that run, before the sidebar
 try:
     sidebar.render()
 except Exception as exc:          # the safety net: a short message, details in the server log
@@ -48,7 +49,7 @@ except Exception as exc:          # the safety net: a short message, details in 
 if state.LIMITS.hosted:
     with st.sidebar.expander("Limits of this demo", icon=":material/speed:"):
         st.caption("\n".join(f"- {line}" for line in state.LIMITS.describe()))
-checkpoint.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
+resume.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
 try:
     page.run()
 except Exception as exc:

@@ -12,7 +12,7 @@ import math
 
 import streamlit as st
 
-from dashboard import limits, state
+from dashboard import autosave, limits, state
 
 FRAMES = 20          # a "Train N epochs" run redraws about this many times (or more, if slow)
 SLICE_S = 0.3        # ... training at most this long between redraws
@@ -84,6 +84,7 @@ def _status(tr):
         why = ss[state.SETUP_ERROR].rstrip(".")
         st.warning(f"The sidebar's setup cannot start a run: {why}. The run shown here is the "
                    "previous one.", icon=":material/warning:")
+    autosave.show_problem()
     notice()
 
 

@@ -37,7 +37,7 @@ class Limits:
     max_snapshot_bytes: int       # a training-state file, uncompressed
     max_train_samples: int        # training samples of a dataset
     allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
-    checkpoints: bool             # write a crash-safe checkpoint after every epoch
+    checkpoints: bool             # offer to resume a run an earlier server left (local crash resume)
     blas_threads: int | None = None   # BLAS threads per matrix product (None: BLAS's default)
 
     def describe(self) -> list[str]:

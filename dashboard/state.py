@@ -31,7 +31,7 @@ from nncore.datasets import FEATURE_LABELS, PATH_OPTIONS
 from nncore.text import shape_text
 from nncore.trainer import SOFT_SETTINGS, load_run_data
 
-from dashboard import checkpoint, limits
+from dashboard import autosave, limits
 
 log = logging.getLogger("dashboard")
 
@@ -340,7 +340,7 @@ def train_epochs(n=1, budget_s=None) -> int:
             ss[EPOCHS_LEFT] = 0
             break
         done += 1
-        checkpoint.after_epoch(tr, lim=LIMITS)   # local mode: crash-safe, at most every 0.25 s
+        autosave.after_epoch(tr)      # to the run store, at most every 0.25 s
         target = tr.config.target_loss
         if target is not None and tr.records[-1].train_loss <= target:
             ss[NOTICE] = (f"Reached the target loss {target:g} at epoch {tr.epoch} "
@@ -350,7 +350,7 @@ def train_epochs(n=1, budget_s=None) -> int:
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
     if done:
-        checkpoint.after_epoch(tr, final=True, lim=LIMITS)
+        autosave.after_epoch(tr, final=True)
     return done
 
 
