@@ -25,9 +25,9 @@ CPU and wall-clock figures are noisy on a shared machine: the load average is pr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
-import statistics
 import sys
 import time
 
@@ -35,8 +35,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "browser"))
 
-from appdriver import (VIEWPORT, app_log, browser_missing, choose_option, cpu_seconds,  # noqa: E402
-                       launch_browser, open_app, set_text, start_app, stop_app, wait_idle)
+from appdriver import (  # noqa: E402
+    VIEWPORT,
+    app_log,
+    browser_missing,
+    choose_option,
+    cpu_seconds,
+    launch_browser,
+    open_app,
+    set_text,
+    start_app,
+    stop_app,
+    wait_idle,
+)
 
 CASES = [("moons 2-16-8-2", "moons", "16, 8"),
          ("MNIST sample 784-128-64-10", "mnist_sample", "128, 64")]
@@ -202,10 +213,8 @@ def main(argv=None):
     errors = [line for line in app_log(proc).splitlines() if "Traceback" in line]
     if errors:
         print("\nserver log shows errors:", *errors[:5], sep="\n  ")
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(proc.log_path)
-    except OSError:
-        pass
     return 0
 
 
