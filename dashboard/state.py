@@ -307,9 +307,10 @@ def show_error(exc_or_text, container=None):
 
 
 # -- training ----------------------------------------------------------------------------
-def train_epochs(n=1, budget_s=None) -> int:
+def train_epochs(n=1, budget_s=None, stop=None) -> int:
     """Train up to ``n`` epochs; stop early after ``budget_s`` seconds, at the target loss,
-    or when the loss diverges (the message goes to ``ERROR``; the last good epoch stays).
+    when the loss diverges (the message goes to ``ERROR``; the last good epoch stays), or
+    between two batches once ``stop()`` is true (that partial epoch is dropped).
     Returns the number of epochs trained."""
     ss = st.session_state
     tr = get_trainer()
@@ -329,7 +330,8 @@ def train_epochs(n=1, budget_s=None) -> int:
     while done < n:
         try:
             with np.errstate(all="ignore"):    # a diverging run is reported below, not warned
-                tr.run_epoch()
+                if tr.run_epoch(stop=stop) is None:
+                    break
         except Diverged as exc:
             ss[ERROR] = str(exc)
             ss[EPOCHS_LEFT] = 0
