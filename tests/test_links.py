@@ -168,3 +168,91 @@ def test_a_preset_link_selects_the_preset():
     at = open_app({"preset": "xor_9line", "lr": "0.5"})
     assert at.sidebar.selectbox(key="sb_preset").value == "xor_9line"
     assert trainer(at).config.lr == 0.5 and trainer(at).config.dataset == "xor3"
+
+
+# -- hostile links -----------------------------------------------------------------------------
+NOTICE = "This link has settings that cannot be used"
+HOSTILE = [
+    ({"zzz": "1", "<script>alert(1)</script>": "x", "lr": "<img src=x onerror=alert(1)>"},
+     ["zzz", "<script>alert(1)</script>", "lr"]),
+    ({"lr": "1e999", "seed": "-5", "hidden": "99999999999999", "epochs": "0",
+      "dataset": "../../etc/passwd", "batch": "[x](http://evil.example)"},
+     ["lr", "seed", "hidden", "epochs", "dataset", "batch"]),
+    ({"lr": "1" * 100_000, "note": "x" * 5000, "k" * 3000: "v", "title": "t" * 500},
+     ["lr", "note", "k" * 39 + "…", "title"]),
+    ({"dataset": "spïral", "lr": "０.１", "hidden": "８", "optimizer": "adam\u202e"},
+     ["dataset", "lr", "hidden", "optimizer"]),
+    ({"hide": "sidebar</style><script>x</script>", "page": "../admin", "noise": "0.2",
+      "dataset": "mnist_sample"}, ["hide", "page", "noise"]),
+    ({"preset": "nope", "activation": "evil", "output_activation": "linear",
+      "loss": "cross_entropy", "features": "x1,rm -rf"},
+     ["preset", "activation", "output_activation", "features"]),
+]
+MARKUP = ("<script", "<img", "evil.example", "onerror", "</style>")
+
+
+def rendered_markup(at) -> list:
+    """Texts of elements that render Markdown or HTML (plain st.text and widgets excluded)."""
+    out = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title",
+                 "header", "subheader"):
+        out += [e.value for e in getattr(at, kind)]
+    return out
+
+
+def assert_one_notice(at, keys):
+    notices = [w for w in at.warning if w.value.startswith(NOTICE)]
+    assert len(notices) == 1, [w.value for w in at.warning]
+    listing = "\n".join(t.value for t in at.text)
+    for key in keys:
+        assert f"\n{key}: " in "\n" + listing, (key, listing[:2000])
+    assert not [t for t in rendered_markup(at) if any(m in t for m in MARKUP)]
+
+
+@pytest.mark.parametrize("params,keys", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_link_gets_one_plain_notice_and_the_defaults(params, keys):
+    at = open_app(params)
+    assert_one_notice(at, keys)
+    tr = trainer(at)
+    default = default_config(tr.config.dataset)
+    for key in keys:                              # the defaults for those keys
+        if key in ("lr", "seed", "epochs", "batch", "optimizer"):
+            assert getattr(tr.config, key) == getattr(default, key)
+    train_one(at)                                  # the app stays usable
+    assert trainer(at).epoch == 1
+    assert_one_notice(at, keys)
+    at.button(key="link_notice_dismiss").click().run()
+    assert not [w for w in at.warning if w.value.startswith(NOTICE)]
+
+
+def test_lesson_text_is_plain_text_even_with_markup():
+    title, note = "**Bold** <b>x</b> [a](http://evil.example)", "# Heading\n<script>x</script>"
+    at = open_app({"title": title, "note": note, "dataset": "spiral"})
+    assert not at.warning
+    texts = [t.value for t in at.text]
+    assert title in texts and note in texts
+    assert not [t for t in rendered_markup(at) if any(m in t for m in MARKUP) or "Bold" in t]
+
+
+def test_a_link_reads_no_server_path_in_hosted_mode(monkeypatch):
+    from dashboard import limits
+    monkeypatch.setattr(state, "LIMITS", limits.HOSTED)
+    monkeypatch.setattr(limits, "set_blas_threads", lambda n: False)
+    at = open_app({"dataset": "csv", "path": "/etc/passwd"})
+    assert_one_notice(at, ["path"])
+    assert trainer(at).config.dataset != "csv" or not trainer(at).config.dataset_options["path"]
+    assert "root:" not in " ".join(rendered_markup(at) + [t.value for t in at.text])
+    at = open_app({"dataset": "mnist", "data_dir": "/etc"})
+    assert_one_notice(at, ["data_dir"])
+    assert trainer(at).config.dataset_options.get("data_dir", "") == ""
+
+
+def test_a_network_over_the_hosted_limit_keeps_the_rest_of_the_link(monkeypatch):
+    from dashboard import limits
+    monkeypatch.setattr(state, "LIMITS", limits.HOSTED)
+    monkeypatch.setattr(limits, "set_blas_threads", lambda n: False)
+    at = open_app({"dataset": "spiral", "hidden": "2000,2000", "seed": "3"})
+    assert_one_notice(at, ["hidden"])
+    cfg = trainer(at).config
+    assert (cfg.dataset, cfg.seed, cfg.hidden) == ("spiral", 3, default_config("spiral").hidden)
+    assert "600,000" in "\n".join(t.value for t in at.text)

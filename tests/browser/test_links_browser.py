@@ -73,3 +73,33 @@ def test_the_address_follows_the_sidebar_and_share_shows_it(page, app_url, shots
     code.wait_for()
     assert code.inner_text().strip() == f"{app_url}/weights?hidden=8,8&lr=0.03"
     screenshot(page, os.path.join(shots_dir, "share.png"), full_page=False)
+
+
+HOSTILE = [
+    "?lr=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&zzz=1&%3Cscript%3Ealert(2)%3C%2Fscript%3E=x",
+    "?title=**Bold**%20%3Cb%3Ex%3C%2Fb%3E&note=%23%20Heading%0A%3Cscript%3Ealert(3)%3C%2Fscript%3E"
+    "&hidden=%EF%BC%98&seed=-1",
+    "?lr=" + "9" * 20_000 + "&dataset=..%2F..%2Fetc%2Fpasswd&hide=sidebar%3C%2Fstyle%3E",
+]
+
+
+def test_hostile_links_get_one_plain_notice_and_the_app_works(page, app_url, shots_dir):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    for i, link in enumerate(HOSTILE):
+        open_app(page, app_url, link)
+        main = page.get_by_test_id("stMain")
+        notices = main.get_by_text("This link has settings that cannot be used")
+        assert notices.count() == 1
+        box = page.locator(".st-key-link_notice")
+        assert box.locator("img, script, a, b, h1").count() == 0   # nothing rendered as markup
+        if i == 1:
+            banner = page.locator(".st-key-lesson_banner")
+            assert "**Bold** <b>x</b>" in banner.inner_text()
+            assert "<script>alert(3)</script>" in banner.inner_text()
+            assert banner.locator("b, strong, h1, script").count() == 0
+            screenshot(page, os.path.join(shots_dir, "hostile_link.png"), full_page=False)
+        train_one(page)
+        assert metric_value(page, "Epoch") == "1"
+        assert page.locator('[data-testid="stException"]').count() == 0
+    assert dialogs == []                                  # no script ran
