@@ -91,13 +91,6 @@ def count_params(sizes, biases=True) -> int:
     return total
 
 
-def multiply_adds(sizes) -> int:
-    """Multiply-adds of one forward pass of one sample through a network of ``sizes``
-    (dense layers: ``n_in * n_out`` each). A training step costs about three times this
-    (forward, and the two products of the backward pass)."""
-    return sum(int(i) * int(o) for i, o in zip(sizes, sizes[1:]))
-
-
 class Dense:
     """One dense layer: ``a = f(x @ W + b)``. Weights and biases are views."""
 
