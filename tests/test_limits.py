@@ -37,12 +37,14 @@ def test_environment_overrides_and_bad_values():
 def test_every_preset_fits_the_hosted_limits():
     from nncore.presets import PRESETS, preset_config
     from nncore.datasets import load_dataset
+    from nncore.network import count_params
+    from nncore.trainer import network_sizes
     h = limits.HOSTED
     for name in PRESETS:
         cfg = preset_config(name)
         data = load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(0), cfg.dtype)
-        sizes = [data.n_in, *cfg.hidden, data.n_out]
-        n = sum(i * o + o for i, o in zip(sizes, sizes[1:]))
+        sizes = network_sizes(cfg, data)        # conv presets: ['1x28x28', 'conv ...', ...]
+        n = count_params(sizes)
         limits.check_network(sizes, n, h)
         limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, h)
         assert cfg.epochs <= h.max_epochs_per_run, name
