@@ -41,7 +41,7 @@ class Limits:
     max_epoch_work: float         # cost of one epoch, in multiply-adds (see epoch_work)
     max_hidden_layers: int        # depth of a network (every page draws each layer)
     allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
-    checkpoints: bool             # write a crash-safe checkpoint after every epoch
+    checkpoints: bool             # offer to resume a run an earlier server left (local crash resume)
     blas_threads: int | None = None   # BLAS threads per matrix product (None: BLAS's default)
 
     def describe(self) -> list[str]:

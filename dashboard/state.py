@@ -23,7 +23,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from dashboard import admit, checkpoint, limits, plaintext
+from dashboard import admit, autosave, limits, plaintext
 from nncore import Diverged, RunConfig, Trainer
 from nncore.datasets import FEATURE_LABELS
 from nncore.presets import default_config
@@ -260,9 +260,10 @@ def show_error(exc_or_text, container=None):
 
 
 # -- training ----------------------------------------------------------------------------
-def train_epochs(n=1, budget_s=None) -> int:
+def train_epochs(n=1, budget_s=None, stop=None) -> int:
     """Train up to ``n`` epochs; stop early after ``budget_s`` seconds, at the target loss,
-    or when the loss diverges (the message goes to ``ERROR``; the last good epoch stays).
+    when the loss diverges (the message goes to ``ERROR``; the last good epoch stays), or
+    between two batches once ``stop()`` is true (that partial epoch is dropped).
     Returns the number of epochs trained."""
     ss = st.session_state
     tr = get_trainer()
@@ -281,7 +282,8 @@ def train_epochs(n=1, budget_s=None) -> int:
     while done < n:
         try:
             with np.errstate(all="ignore"):    # a diverging run is reported below, not warned
-                tr.run_epoch()
+                if tr.run_epoch(stop=stop) is None:
+                    break
         except Diverged as exc:
             ss[ERROR] = str(exc)
             ss[EPOCHS_LEFT] = 0
@@ -292,7 +294,7 @@ def train_epochs(n=1, budget_s=None) -> int:
             ss[EPOCHS_LEFT] = 0
             break
         done += 1
-        checkpoint.after_epoch(tr, lim=LIMITS)   # local mode: crash-safe, at most every 0.25 s
+        autosave.after_epoch(tr)      # to the run store, at most every 0.25 s
         target = tr.config.target_loss
         if target is not None and tr.records[-1].train_loss <= target:
             ss[NOTICE] = (f"Reached the target loss {target:g} at epoch {tr.epoch} "
@@ -302,7 +304,7 @@ def train_epochs(n=1, budget_s=None) -> int:
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
     if done:
-        checkpoint.after_epoch(tr, final=True, lim=LIMITS)
+        autosave.after_epoch(tr, final=True)
     return done
 
 

@@ -1,6 +1,7 @@
 """AppTest: every page and the main flows of the dashboard, without a browser."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -578,3 +579,39 @@ def test_the_train_page_scrubs_its_data_view_back_and_marks_the_curves():
     assert any(t.startswith("Decision boundary at epoch 4") for t in titles(at))
     loss = next(c for c in charts(at) if c["layout"]["title"]["text"] == "Loss")
     assert not loss["layout"].get("shapes")
+
+
+def test_play_trains_frame_by_frame_and_pause_stops_on_one_epoch_shown_everywhere():
+    at = start()
+    assert at.button(key="btn_play").label == "Play"
+    click(at, "btn_play")
+    assert at.session_state[state.EPOCHS_LEFT] > 0
+    assert at.button(key="btn_pause").label == "Pause"    # Pause takes Play's place
+    seen = [trainer(at).epoch]
+    for _ in range(3):                             # AppTest does not tick run_every: step it
+        at.run()
+        ok(at)
+        seen.append(trainer(at).epoch)
+        assert epoch_metric(at) == str(seen[-1])
+    assert seen == sorted(seen) and seen[-1] > seen[0] > 0
+    click(at, "btn_pause")
+    paused = trainer(at).epoch
+    assert at.session_state[state.EPOCHS_LEFT] == 0 and at.button(key="btn_play").label == "Play"
+    at.run()
+    ok(at)
+    assert trainer(at).epoch == paused and epoch_metric(at) == str(paused)
+    assert at.select_slider(key="epoch_slider").value == paused
+    assert any(t.startswith(f"Decision boundary at epoch {paused} ") for t in titles(at))
+    assert any(i.value == f"Paused at epoch {paused}." for i in at.info)
+
+
+def test_an_unchanged_loss_says_no_change_in_grey():
+    at = start(dataset="xor")
+    tr = trainer(at)
+    tr.records.append(dataclasses.replace(tr.records[-1], epoch=1))
+    tr.epoch = 1
+    at.run()
+    ok(at)
+    loss = next(m for m in at.metric if m.label == "Train loss")
+    assert loss.proto.delta == "no change" and "color: GRAY" in str(loss.proto)
+    assert "direction: NONE" in str(loss.proto)                   # no red arrow
