@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import admit, controls, figures, plaintext, state
+from dashboard import admit, controls, figures, plaintext, state, upload_store
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -137,7 +137,9 @@ def load_block(lim):
              "current one only if the whole file is valid.")
     if upload is not None and ss.get(DONE) != upload.file_id:
         ss[DONE] = upload.file_id
-        if _load(upload, lim):
+        loaded = _load(upload, lim)
+        upload_store.release([upload])     # read: Streamlit's copy of the bytes can go
+        if loaded:
             st.rerun()                # redraw the sidebar with the loaded run's setup
     elif upload is None and ss.get(RESULT) and not ss[RESULT]["ok"]:
         # the file was removed, or the uploader refused the next one (too large): the error
