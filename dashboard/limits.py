@@ -101,7 +101,7 @@ LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
 HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
                 max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=16 * 2**20,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
-                max_session_upload_bytes=64 * 2**20,
+                max_session_upload_bytes=40 * 2**20,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
                 max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,
                 checkpoints=False, blas_threads=1)

@@ -89,3 +89,14 @@ def release(files, manager=None, session_id=None):
             manager.remove_file(session_id, f.file_id)
         except Exception as exc:          # never stop the page over the store
             log.warning("could not release upload %s: %s", getattr(f, "file_id", "?"), exc)
+    trim_heap()
+
+
+def trim_heap():
+    """Hand the memory freed after decoding uploads back to the system (glibc keeps freed
+    heap memory, in one arena per thread that decoded, until asked: ``malloc_trim``)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):     # not glibc: nothing to do
+        pass
