@@ -29,7 +29,7 @@ from nncore.network import count_params
 from nncore.presets import default_config
 from nncore.datasets import FEATURE_LABELS, PATH_OPTIONS
 from nncore.text import shape_text
-from nncore.trainer import SOFT_SETTINGS, load_run_data
+from nncore.trainer import SOFT_SETTINGS, load_run_data, network_sizes
 
 from dashboard import checkpoint, limits
 
@@ -54,7 +54,7 @@ SETUP_ERROR = "setup_error"  # why the sidebar's setup cannot start a run, or No
 
 # Page widgets whose values survive a switch to another page (see app.py).
 PAGE_WIDGETS = {"loss_log": True, "w_view": "Weights", "w_fullres": False,
-                "w_per_layer": False, "w_units": 32, "w_norms": False,
+                "w_per_layer": False, "w_units": 32, "w_norms": False, "w_image": 0,
                 "pred_view": "Test samples", "pred_mistakes": False, "pred_sort": "Data order",
                 "pred_true": "Any", "pred_guess": "Any"}
 
@@ -131,7 +131,7 @@ def new_trainer(cfg: RunConfig, data=None) -> Trainer:
     """A fresh Trainer for ``cfg``; raises ValueError (too large, bad data) naming why."""
     if data is None:
         data = run_data(cfg)
-    sizes = [data.n_in, *cfg.hidden, data.n_out]
+    sizes = network_sizes(cfg, data)      # conv layers on non-image data raise here
     n = count_params(sizes, cfg.biases)
     limits.check_network(sizes, n, LIMITS)
     limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, LIMITS)
