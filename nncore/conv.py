@@ -160,6 +160,24 @@ def multiply_adds(input_shape, layers) -> int:
     return int(total)
 
 
+def work_parts(input_shape, layers) -> dict:
+    """Per-sample forward work by kind: ``dense`` and ``conv`` multiply-adds, and
+    ``map_values``, the values conv and pool layers write (each costs a few elementwise
+    passes forward and back: bias, activation, pooling, their gradients)."""
+    prev, out = tuple(input_shape), {"dense": 0, "conv": 0, "map_values": 0}
+    for tok, shape in zip(layers, layer_shapes(prev, layers)):
+        kind = layer_kind(tok)
+        if kind == "conv":
+            _, kh, kw = conv_params(tok)
+            out["conv"] += int(np.prod(shape)) * prev[0] * kh * kw
+        elif kind == "dense":
+            out["dense"] += int(np.prod(prev)) * tok
+        if kind != "dense":
+            out["map_values"] += int(np.prod(shape))
+        prev = shape
+    return out
+
+
 class Conv2D:
     """Valid convolution, stride 1: ``a = f(conv(x, W) + b)`` with ``W`` (K, C, kh, kw).
 

@@ -19,6 +19,7 @@ from .activations import ACTIVATIONS, check_activation, softmax
 from .conv import (Conv2D, MaxPool2D, conv_params, is_spatial, layer_kind, layer_shapes,
                    parse_input, parse_layer, shape_text)
 from .conv import multiply_adds as conv_multiply_adds
+from .conv import work_parts as conv_work_parts
 from .initializers import INITIALIZERS, check_init, default_init
 from .losses import LOSSES, check_loss
 
@@ -65,6 +66,16 @@ def multiply_adds(sizes) -> int:
         return int(sum(int(i) * int(o) for i, o in zip(sizes, sizes[1:])))
     n_in, shape, layers = parse_spec(sizes)
     return conv_multiply_adds(shape if shape is not None else (n_in,), layers)
+
+
+def work_parts(sizes) -> dict:
+    """:func:`multiply_adds` split by kind: ``{"dense": ..., "conv": ..., "map_values": ...}``
+    (map values: the outputs of conv and pool layers per sample)."""
+    sizes = list(sizes)
+    if all(isinstance(s, (int, np.integer)) for s in sizes):
+        return {"dense": multiply_adds(sizes), "conv": 0, "map_values": 0}
+    n_in, shape, layers = parse_spec(sizes)
+    return conv_work_parts(shape if shape is not None else (n_in,), layers)
 
 
 def count_params(sizes, biases=True) -> int:

@@ -69,6 +69,10 @@ def check_data(data: Dataset):
                          f"do not match the training arrays {shapes['X_train']}, {shapes['Y_train']}")
 
 
+class _Stopped(Exception):
+    """Raised between batches when ``run_epoch``'s ``stop`` asks for it."""
+
+
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the trainer kept its last good weights."""
 
@@ -188,8 +192,13 @@ class Trainer:
                 or (cfg.target_loss is not None and self.epoch > 0 and last.train_loss <= cfg.target_loss))
 
     # -- one epoch -------------------------------------------------------------------
-    def run_epoch(self) -> EpochRecord:
+    def run_epoch(self, stop=None) -> EpochRecord | None:
         """Train one epoch (``passes_per_epoch`` passes over the data) and record it.
+
+        ``stop``: a callable asked between batches; once it returns True the partial epoch
+        is discarded (weights, gradients, optimiser state, random stream and iteration
+        count as they were before it) and None is returned, so training on later gives
+        the same run, bit for bit, as if it had never been interrupted.
 
         Raises :class:`Diverged` (weights and optimiser state restored to the last
         epoch) if the loss or the weights stop being finite.
@@ -197,13 +206,21 @@ class Trainer:
         net, opt, cfg = self.network, self.optimizer, self.config
         lr = opt.lr = cfg.lr_at(self.epoch)
         good_params, good_state = net.params.copy(), opt.state_dict()
+        if stop is not None:
+            good_grads, good_rng = net.grads.copy(), copy.deepcopy(self.rng.bit_generator.state)
         start, its0, running = time.perf_counter(), self.iterations, [0.0, 0.0, 0]
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for _ in range(cfg.passes_per_epoch):
-                    self._one_pass(running)
+                    self._one_pass(running, stop)
         except FloatingPointError as exc:
             self._diverged(str(exc), lr, good_params, good_state, its0)
+        except _Stopped:
+            net.params[...], net.grads[...] = good_params, good_grads
+            opt.load_state_dict(good_state)
+            self.rng.bit_generator.state = good_rng
+            self.iterations = its0
+            return None
         seconds = time.perf_counter() - start
         samples = self.data.X_train.shape[0] * cfg.passes_per_epoch
         self.epoch += 1
@@ -251,7 +268,7 @@ class Trainer:
     def _batch_size(self, n):
         return {"full": n, "online": 1}.get(self.config.batch, min(self.config.batch_size, n))
 
-    def _one_pass(self, running):
+    def _one_pass(self, running, stop=None):
         net, opt, cfg, data = self.network, self.optimizer, self.config, self.data
         X = data.augmented(self.rng) if data.augment_shift else data.X_train
         Y = data.Y_train
@@ -264,6 +281,8 @@ class Trainer:
         needs_grads = getattr(opt, "needs_gradients", True)
         count_correct = n > EXACT_TRAIN_EVAL_MAX   # else the epoch ends with an exact evaluation
         for s in range(0, n, bs):
+            if stop is not None and stop():
+                raise _Stopped
             m = min(bs, n - s)
             if order is None:
                 xb, yb = X[s:s + m], Y[s:s + m]
