@@ -36,7 +36,8 @@ def test_weights_page_shows_filters_feature_maps_and_blocks(trained):
     spec = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Layer 1 weights"))
     z = spec["data"][0]["z"]
     rows = z["shape"] if isinstance(z, dict) else (len(z), len(z[0]))
-    assert tuple(int(v) for v in (rows.split(",") if isinstance(rows, str) else rows)) == (4 * 4 - 1, 3)
+    # four 3x3 filters over one input channel: one row of four tiles, 1-cell gaps
+    assert tuple(int(v) for v in (rows.split(",") if isinstance(rows, str) else rows)) == (3, 4 * 4 - 1)
     diagram = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("The network"))
     texts = [a["text"] for a in diagram["layout"]["annotations"] if a.get("text")]
     assert "<b>conv 4@3×3</b>" in texts and any("4×6×6" in t for t in texts)

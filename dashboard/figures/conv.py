@@ -28,34 +28,47 @@ def _grid(tiles, rows, cols, gap):
 def conv_filters(W, zmax, title, value="weight", b=None):
     """A conv layer's filters W (K, C, kh, kw) as a K x C grid of kh x kw heatmaps: one row
     per output channel (filter), one column per input channel, on one diverging scale
-    from ``-zmax`` to ``zmax``. Biases ``b`` (K,) go into the row labels."""
+    from ``-zmax`` to ``zmax``. Biases ``b`` (K,) go into the row labels. Filters over a
+    single input channel are laid out in rows of up to 8 instead."""
     W = np.asarray(W, np.float32)
     k, c, kh, kw = W.shape
     gap = 1
-    z = _grid(W.reshape(k * c, kh, kw), k, c, gap)
-    # hover: which filter, which input channel, which kernel cell
-    rr, cc = np.divmod(np.arange(z.shape[0]), kh + gap)[0], np.divmod(np.arange(z.shape[1]), kw + gap)[0]
-    iy, ix = np.divmod(np.arange(z.shape[0]), kh + gap)[1], np.divmod(np.arange(z.shape[1]), kw + gap)[1]
-    custom = np.stack(np.broadcast_arrays(rr[:, None], cc[None, :], iy[:, None], ix[None, :]), -1)
+    single = c == 1
+    rows, cols = (math.ceil(k / 8), min(k, 8)) if single else (k, c)
+    z = _grid(W.reshape(k * c, kh, kw), rows, cols, gap)
+    r_idx, iy = np.divmod(np.arange(z.shape[0]), kh + gap)
+    c_idx, ix = np.divmod(np.arange(z.shape[1]), kw + gap)
+    if single:     # tile (r, c) is filter r * cols + c of the one input channel
+        flt, chan = r_idx[:, None] * cols + c_idx[None, :], np.zeros((1, 1), int)
+    else:
+        flt, chan = r_idx[:, None], c_idx[None, :]
+    custom = np.stack(np.broadcast_arrays(flt, chan, iy[:, None], ix[None, :]), -1)
     heat = dict(type="heatmap", z=z, customdata=custom.astype(np.int16), coloraxis="coloraxis",
                 hovertemplate=(f"filter %{{customdata[0]}}, input channel %{{customdata[1]}}<br>"
                                f"row %{{customdata[2]}}, column %{{customdata[3]}}<br>"
                                f"{value} %{{z:.4g}}<extra></extra>"))
-    ticks_y = [r * (kh + gap) + (kh - 1) / 2 for r in range(k)]
-    labels_y = [f"{r}" if b is None else f"{r} (b {float(b[r]):+.2f})" for r in range(k)]
-    ticks_x = [i * (kw + gap) + (kw - 1) / 2 for i in range(c)]
-    cell = max(4, min(14, 360 // max(1, k * (kh + gap))))
-    height = int(np.clip(120 + cell * z.shape[0], 220, 640))
-    many = k > 24
+    ticks_y = [r * (kh + gap) + (kh - 1) / 2 for r in range(rows)]
+    ticks_x = [i * (kw + gap) + (kw - 1) / 2 for i in range(cols)]
+    if single:
+        labels_y = [f"{r * cols}–{min(k, (r + 1) * cols) - 1}" for r in range(rows)]
+        labels_x = [f"+{i}" for i in range(cols)]
+        x_title, y_title = "filter (column: + offset)", "filters"
+    else:
+        labels_y = [f"{r}" if b is None else f"{r} (b {float(b[r]):+.2f})" for r in range(k)]
+        labels_x = list(map(str, range(c)))
+        x_title, y_title = "input channel", "filter (output channel)"
+    cell = max(6, min(16, 420 // max(1, rows * (kh + gap))))
+    height = int(np.clip(130 + cell * z.shape[0], 220, 640))
+    many_y, many_x = rows > 24, cols > 32
     return make_figure([heat], layout_dict(
-        title, height=height, legend=False, margin=dict(l=96 if b is not None else 72, r=90),
+        title, height=height, legend=False, margin=dict(l=96 if b is not None and not single else 72, r=90),
         coloraxis=dict(colorscale=DIVERGING, cmin=-zmax, cmax=zmax, cmid=0,
                        colorbar=dict(title=dict(text=value, side="right"), thickness=12)),
-        xaxis=axis_dict("input channel", showgrid=False, zeroline=False, constrain="domain",
-                        tickvals=ticks_x if c <= 32 else None, ticktext=list(map(str, range(c))) if c <= 32 else None),
-        yaxis=axis_dict("filter (output channel)", showgrid=False, zeroline=False, autorange="reversed",
+        xaxis=axis_dict(x_title, showgrid=False, zeroline=False, constrain="domain",
+                        tickvals=None if many_x else ticks_x, ticktext=None if many_x else labels_x),
+        yaxis=axis_dict(y_title, showgrid=False, zeroline=False, autorange="reversed",
                         scaleanchor="x", constrain="domain",
-                        tickvals=None if many else ticks_y, ticktext=None if many else labels_y)))
+                        tickvals=None if many_y else ticks_y, ticktext=None if many_y else labels_y)))
 
 
 def feature_maps(maps, title, cols=8):
