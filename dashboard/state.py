@@ -49,7 +49,7 @@ SETUP_ERROR = "setup_error"  # why the sidebar's setup cannot start a run, or No
 
 # Page widgets whose values survive a switch to another page (see app.py).
 PAGE_WIDGETS = {"loss_log": True, "w_view": "Weights", "w_fullres": False,
-                "w_per_layer": False, "w_units": 32, "w_norms": False,
+                "w_per_layer": False, "w_units": 32, "w_norms": False, "w_image": 0,
                 "pred_view": "Test samples", "pred_mistakes": False, "pred_sort": "Data order",
                 "pred_true": "Any", "pred_guess": "Any"}
 

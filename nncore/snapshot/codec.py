@@ -102,6 +102,9 @@ def _readable_text(a, indent):
     s = _numbers_text(a)
     if a.ndim == 1:
         return "[" + ", ".join(s.tolist()) + "]"
+    if a.ndim > 2:      # conv weights (out, in, kh, kw): nested, one kernel row per line
+        parts = [_readable_text(part, indent + " ") for part in a]
+        return "[\n" + indent + (",\n" + indent).join(parts) + "\n" + indent[:-1] + "]"
     rows = ["[" + ", ".join(r) + "]" for r in s.reshape(a.shape[0], -1).tolist()]
     return "[\n" + indent + (",\n" + indent).join(rows) + "\n" + indent[:-1] + "]"
 
