@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from nncore import snapshot
 from nncore.text import size_text
 
-from dashboard import limits
+from dashboard import admit, limits
 
 log = logging.getLogger("dashboard")
 
@@ -455,26 +455,20 @@ def dump_run(trainer, history_bytes: int) -> bytes:
 
 def read_snapshot(body: bytes, lim, max_run_bytes=None):
     """The stored run ``body`` as a validated Snapshot: the checks of a loaded file
-    (``snapshot.loads``) and the app's limits on the network and the data it names."""
+    (``snapshot.loads``); the app's limits are checked when it is admitted."""
     cap = max(lim.max_snapshot_bytes, max_run_bytes or 0, len(body) + 2**20)
-    snap = snapshot.loads(body, max_bytes=cap)
-    limits.check_network(snap.sizes, snap.n_params, lim)
-    limits.check_data(snap.config.dataset, snap.n_train, snap.config.passes_per_epoch, lim)
-    return snap
+    return snapshot.loads(body, max_bytes=cap)
 
 
 def read_trainer(body: bytes, lim, data_for=None):
-    """A new Trainer continuing the stored run ``body`` (:func:`read_snapshot`'s checks).
-    ``data_for(config)`` may lend the run's dataset (e.g. one shared by other sessions; used
-    only if its fingerprint matches, else the data are rebuilt). Raises ValueError
-    (SnapshotError) naming the problem."""
+    """A new Trainer continuing the stored run ``body``: the checks of a loaded file, then
+    ``admit.admit_snapshot`` (the limits, on what is built). ``data_for(config)`` may lend
+    the run's dataset (e.g. one shared by other sessions; used only if its fingerprint
+    matches, else the data are rebuilt). Raises ValueError (SnapshotError) naming the
+    problem."""
     snap = read_snapshot(body, lim)
     data = data_for(snap.run_config(allow_paths=lim.allow_paths)) if data_for else None
-    trainer = snap.to_trainer(data=data, history_budget=lim.history_bytes,
-                              allow_paths=lim.allow_paths)
-    limits.check_data(snap.config.dataset, trainer.data.X_train.shape[0],
-                      snap.config.passes_per_epoch, lim)
-    return trainer
+    return admit.admit_snapshot(snap, lim, data)
 
 
 def summary_line(trainer) -> str:
