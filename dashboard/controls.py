@@ -116,8 +116,12 @@ def notice():
 
 
 def training_panel(body):
-    """Training buttons, progress and numbers, then ``body(trainer)``, in one fragment."""
+    """Training buttons, progress and numbers, then ``body(trainer)``, in one fragment.
+
+    While a run goes on, the buttons are drawn outside the frames (they do not change from
+    frame to frame, and a click on them reruns the page, which stops the frame at once)."""
     if st.session_state[state.EPOCHS_LEFT] > 0:
+        _header(state.get_trainer(), running=True)
         _running_panel(body)
     else:
         _idle_panel(body)
@@ -153,6 +157,11 @@ def _user_waiting() -> bool:
             kind == ScriptRequestType.RERUN and not requests._rerun_data.is_auto_rerun)
     except AttributeError:            # no context (tests) or another Streamlit: frames end it
         return False
+
+
+def _first_epoch_s(tr):
+    """A guess of the first epoch's time before there is one (large data: slow)."""
+    return 1.0 if len(tr.data.X_train) * tr.config.passes_per_epoch >= 20_000 else 0.0
 
 
 def _slice_s(tr):
@@ -192,8 +201,8 @@ def _progress(slot, tr, training):
     slot.progress(done / total, text=text)
 
 
-def _panel(body, running):
-    tr = state.get_trainer()
+def _header(tr, running):
+    """The run's summary line and the training buttons."""
     st.markdown(state.run_summary(tr))
     n = min(tr.config.epochs, state.LIMITS.max_epochs_per_run)
     c = st.container(key="run_buttons").columns(5)
@@ -213,16 +222,25 @@ def _panel(body, running):
                 width="stretch", icon=":material/stop:")
     c[4].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
-    if running:
-        bar, numbers = st.empty(), st.empty()
-        if tr.epoch == 0 or tr.records[-1].seconds >= SLICE_S:
-            _progress(bar, tr, training=True)    # say what trains before it does (seconds)
-            with numbers.container():
-                _status(tr)
+
+
+def _panel(body, running):
+    tr = state.get_trainer()
+    if not running:
+        _header(tr, running)
+    if running and (tr.records[-1].seconds if tr.epoch else _first_epoch_s(tr)) >= SLICE_S:
+        bar, numbers = st.empty(), st.empty()    # slow epochs: say what trains before it does
+        _progress(bar, tr, training=True)
+        with numbers.container():
+            _status(tr)
         _train_slice(tr)
         _progress(bar, tr, training=False)
         with numbers.container():
             _status(tr)
+    elif running:                     # fast ones: train, then draw (no blank placeholders)
+        _train_slice(tr)
+        _progress(st, tr, training=False)
+        _status(tr)
     else:
         _status(tr)
     try:
