@@ -8,7 +8,7 @@ if ROOT not in sys.path:          # Streamlit puts dashboard/, not the repo root
 
 import streamlit as st  # noqa: E402
 
-from dashboard import checkpoint, limits, sidebar, state  # noqa: E402
+from dashboard import limits, links, resume, sidebar, state  # noqa: E402
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app_pages")
 
@@ -34,23 +34,38 @@ st.html("""<style>
 for key in state.PAGE_WIDGETS:     # keep page widgets' values while another page is shown
     st.session_state[key] = st.session_state[key]
 
-page = st.navigation([
-    st.Page(os.path.join(PAGES, "train.py"), title="Train", icon=":material/model_training:",
-            default=True),
-    st.Page(os.path.join(PAGES, "weights.py"), title="Weights", icon=":material/grid_on:"),
-    st.Page(os.path.join(PAGES, "predictions.py"), title="Predictions",
-            icon=":material/image_search:"),
-    st.Page(os.path.join(PAGES, "snapshots.py"), title="Snapshots", icon=":material/save:"),
-])
+resume.open_linked_run(state.LIMITS)   # ?run=<token>: a copy of that run, before the sidebar
 try:
-    sidebar.render()
-except Exception as exc:          # the safety net: a short message, details in the server log
+    link = links.open_link()      # the setup, lesson flags and page a link names (once a session)
+except Exception as exc:
     state.show_error(exc)
-if state.LIMITS.hosted:
+    link = None
+first = (link.page if link else None) or "train"   # a lesson link may open on another page
+PAGE_LIST = [("train", "Train", ":material/model_training:"),
+             ("weights", "Weights", ":material/grid_on:"),
+             ("predictions", "Predictions", ":material/image_search:"),
+             ("snapshots", "Snapshots", ":material/save:")]
+page = st.navigation([st.Page(os.path.join(PAGES, f"{name}.py"), title=title, icon=icon,
+                              url_path=name, default=name == first)
+                      for name, title, icon in PAGE_LIST],
+                     position="top" if links.hide_sidebar() else "sidebar")
+if links.hide_sidebar():          # a lesson without the sidebar: the link's setup stays as it is
+    state.get_trainer()
+else:
+    try:
+        share = st.sidebar.container()
+        sidebar.render()
+        with share:
+            links.share_control(page.url_path)
+    except Exception as exc:      # the safety net: a short message, details in the server log
+        state.show_error(exc)
+if state.LIMITS.hosted and not links.hide_sidebar():
     with st.sidebar.expander("Limits of this demo", icon=":material/speed:"):
         st.caption("\n".join(f"- {line}" for line in state.LIMITS.describe()))
-checkpoint.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
+resume.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
+links.show_lesson()
 try:
     page.run()
 except Exception as exc:
     state.show_error(exc)
+links.follow()                    # the address bar shows the run's setup

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import limits, state
+from dashboard import autosave, limits, state
 
 FRAME_S = 0.1        # the browser asks for the next frame this long after the last one
 SLICE_S = 0.06       # each frame trains at least this long (whole epochs) ...
@@ -100,6 +100,7 @@ def _status(tr):
         why = ss[state.SETUP_ERROR].rstrip(".")
         st.warning(f"The sidebar's setup cannot start a run: {why}. The run shown here is the "
                    "previous one.", icon=":material/warning:")
+    autosave.show_problem()
     notice()
 
 

@@ -143,7 +143,7 @@ def preprocess_image(data: bytes, fmt: str = "mnist", *, max_pixels: int = 40_00
     return Preprocessed(array.astype(np.float32), original, steps, fmt)
 
 
-def load_image_batch(files: list, fmt: str = "mnist") -> list:
+def load_image_batch(files: list, fmt: str = "mnist", **limits) -> list:
     """Preprocess several uploads; a bad file gives its ImageError instead of raising.
 
     Parameters
@@ -152,6 +152,8 @@ def load_image_batch(files: list, fmt: str = "mnist") -> list:
         (name, file contents) pairs.
     fmt : str
         A key of ``IMAGE_FORMATS``; an unknown one raises ValueError at once.
+    **limits
+        ``max_pixels`` and ``max_bytes`` for :func:`preprocess_image`.
 
     Returns
     -------
@@ -162,7 +164,7 @@ def load_image_batch(files: list, fmt: str = "mnist") -> list:
     out = []
     for name, data in files:
         try:
-            out.append((name, preprocess_image(data, fmt)))
+            out.append((name, preprocess_image(data, fmt, **limits)))
         except ImageError as exc:
             out.append((name, exc))
     return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .images import IMAGE_FORMATS, ImageError, Preprocessed, preprocess_image
+from .images import IMAGE_FORMATS, Preprocessed, load_image_batch
 from .network import Network
 
 # (height, width) of a dataset's images -> the preprocessing format that makes them.
@@ -204,6 +204,16 @@ def _class_names(target, n_out, names):
     return [str(c) for c in names or []] or [str(i) for i in range(n_out)]
 
 
+def held_out(data):
+    """The samples to judge a network by: the test set, else (a logic table, a set with no
+    test part) the training set. Returns X, Y, the plane points (2-D data, else None) and
+    the part's name, "test" or "training"."""
+    plane = data.on_plane
+    if len(data.X_test):
+        return data.X_test, data.Y_test, data.P_test if plane else None, "test"
+    return data.X_train, data.Y_train, data.P_train if plane else None, "training"
+
+
 def can_evaluate(data) -> bool:
     """True if ``data`` is single-label classification (one-hot classes or one 0/1 output)."""
     return data.target == "classes" or data.n_out == 1
@@ -307,13 +317,13 @@ def preprocess_files(files, spec: ImageInput, **limits):
 
     ``limits``: ``max_pixels`` and ``max_bytes`` for :func:`nncore.images.preprocess_image`.
     """
-    out = []
-    for name, data in files:
-        try:
-            out.append((name, preprocess_image(data, spec.fmt, **limits)))
-        except ImageError as exc:
-            out.append((name, exc))
-    return out
+    return load_image_batch(files, spec.fmt, **limits)
+
+
+def predict_arrays(network: Network, arrays, spec: ImageInput):
+    """Class probabilities (n, k) of preprocessed (h, w) ``arrays``, in one pass."""
+    rows = np.stack([spec.prepare(a) for a in arrays])
+    return class_probabilities(network.predict(rows), network.activations[-1])[0]
 
 
 def predict_preprocessed(network: Network, items, spec: ImageInput):
@@ -324,9 +334,7 @@ def predict_preprocessed(network: Network, items, spec: ImageInput):
                for name, p in items]
     good = [r for r in results if r.ok]
     if good:
-        probs, _ = class_probabilities(network.predict(np.stack([r.input for r in good])),
-                                       network.activations[-1])
-        for r, p in zip(good, probs):
+        for r, p in zip(good, predict_arrays(network, [r.pre.array for r in good], spec)):
             r.probs = p
     return results
 

@@ -10,7 +10,7 @@ import numpy as np
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
 from .losses import LOSSES
-from .network import Network
+from .network import Network, count_params
 from .optimizers import make_optimizer
 
 EXACT_TRAIN_EVAL_MAX = 20_000   # above this many samples the train metrics are running means
@@ -33,6 +33,23 @@ def load_run_data(config: RunConfig) -> Dataset:
     data_ss, _ = np.random.SeedSequence(config.seed).spawn(2)
     return load_dataset(config.dataset, config.dataset_options, np.random.default_rng(data_ss),
                         config.dtype)
+
+
+def network_sizes(config: RunConfig, data: Dataset) -> list:
+    """The layer list of a run's network: ``[n_in, *hidden, n_out]``, or with conv and pool
+    layers ``["CxHxW", *hidden, n_out]`` from the data's image shape. Raises ValueError
+    when conv/pool layers meet data that are not images, or do not fit them."""
+    if not config.spatial:
+        return [data.n_in, *config.hidden, data.n_out]
+    first = next(h for h in config.hidden if isinstance(h, str))
+    shape = data.image_shape
+    if shape is None or len(shape) != 2 or data.n_in % (shape[0] * shape[1]):
+        raise ValueError(f"{first!r} needs images, but the dataset {data.name} has {data.n_in} "
+                         f"flat inputs ({data.kind} data): use dense layers only (numbers)")
+    c = data.n_in // (shape[0] * shape[1])
+    sizes = [f"{c}x{shape[0]}x{shape[1]}", *config.hidden, data.n_out]
+    count_params(sizes)          # raises naming the layer that does not fit
+    return sizes
 
 
 def check_data(data: Dataset):
@@ -143,7 +160,7 @@ class Trainer:
         check_data(data)
         self.data = data.astype(config.dtype)
         self.rng = np.random.default_rng(run_ss)
-        sizes = [data.n_in, *config.hidden, data.n_out]
+        sizes = network_sizes(config, data)
         self.network = Network(sizes, config.layer_activations(data.n_out, data.target),
                                config.biases, config.init, self.rng, config.dtype)
         self.optimizer = self._new_optimizer()
@@ -319,8 +336,8 @@ class Trainer:
         return EpochRecord(
             self.epoch, float(train[0]), float(test[0]), float(train[1]), float(test[1]),
             seconds, speed, iterations, self.config.lr_at(0) if lr is None else lr,
-            [float(np.linalg.norm(l.weights)) for l in net.layers],
-            [float(np.linalg.norm(l._dW)) for l in net.layers])
+            [float(np.linalg.norm(l.weights)) for l in net.param_layers],
+            [float(np.linalg.norm(l._dW)) for l in net.param_layers])
 
     def _new_optimizer(self):
         """A fresh optimiser for this run's network and settings (perturbation draws its

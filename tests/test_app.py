@@ -10,8 +10,9 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import figures, state
+from dashboard import admit, figures, limits, state
 from nncore import Trainer, load_dataset, predict
+from nncore.network import count_params
 from nncore.presets import default_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -231,7 +232,8 @@ def test_preset_fills_the_setup_and_offers_the_modern_variant():
 
 
 def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeypatch):
-    monkeypatch.setattr(state, "HISTORY_BUDGET", 12 * 2 * 4 * 202)   # 12 epochs of 2-16-8-2
+    monkeypatch.setattr(state, "LIMITS", limits.replace(state.LIMITS, history_bytes=12 * 2 * 4 * 202))
+    # (12 epochs of 2-16-8-2)
     at = start(PAGES[1])
     at.sidebar.number_input(key="sb_epochs").set_value(20).run()
     click(at, "btn_train_n")
@@ -254,7 +256,7 @@ def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeyp
 
 def test_a_network_too_large_for_the_app_is_refused_with_its_size():
     h = int(state.LIMITS.max_params ** 0.5) + 100
-    n = state.count_params([2, h, h, 2])
+    n = count_params([2, h, h, 2])
     at = start()
     at.text_input(key="sb_hidden").input(f"{h}, {h}").run()
     ok(at)
@@ -434,7 +436,7 @@ def test_sessions_on_the_same_data_share_one_read_only_copy():
 
 
 def test_shared_data_keeps_within_its_byte_budget():
-    shared = state._SharedData(size=6, max_bytes=10 * 2**20)
+    shared = admit._SharedData(size=6, max_bytes=10 * 2**20)
     cfg = default_config("mnist_sample", hidden=[8], dataset_options={"limit": 300})
     for seed in range(4):                       # about 3.9 MB each
         shared.get(cfg.replace(seed=seed), lambda s=seed: load_dataset(

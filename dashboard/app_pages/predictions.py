@@ -3,20 +3,17 @@
 Everything is computed with a copy of the network at the epoch chosen on the slider, so
 scrubbing back through the run never touches the live run.
 """
-import hashlib
-import io
 import logging
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, state
+from dashboard import controls, figures, state, uploads
 from dashboard.figures import predictions as pf
 from nncore import predict
 from nncore.trainer import correct_rows
-from nncore.images import NO_INK, ImageError, preprocess_image
+from nncore.images import NO_INK
 
 try:  # a third-party component: the page works without it
     from streamlit_drawable_canvas import st_canvas
@@ -31,7 +28,6 @@ IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 TABS = ["Test samples", "Your images"]
 ANY = "Any"
 SORTS = {"Data order": "index", "Most confident first": "most", "Least confident first": "least"}
-THUMB = 256                      # px, longest side of the kept copy of an uploaded image
 CACHE = "pred_cache"             # (sha1, fmt) -> preprocessed image or error text
 LAST = "pred_last_upload"        # [(name, cache key)] of the latest upload
 UPLOADS = "pred_upload_n"        # the uploader's key is pred_upload_<n>: a new n empties it
@@ -97,14 +93,6 @@ def _apply_matrix_selection(names):
 
 
 # -- test samples -----------------------------------------------------------------------------
-def _test_set(data):
-    """Inputs, targets, plane points (2-D data, else None) and the part's name."""
-    plane = data.on_plane
-    if len(data.X_test):
-        return data.X_test, data.Y_test, data.P_test if plane else None, "test"
-    return data.X_train, data.Y_train, data.P_train if plane else None, "training"
-
-
 def _logic(tr, net, epoch):
     data = tr.data
     out = net.predict(data.X_train)
@@ -264,7 +252,7 @@ def _test_samples(tr, net, epoch):
     if data.kind == "logic" or not predict.can_evaluate(data):
         _logic(tr, net, epoch)
         return
-    X, Y, P, part = _test_set(data)
+    X, Y, P, part = predict.held_out(data)
     ev = predict.evaluate(net, X, Y, data)
     _apply_matrix_selection(list(ev.class_names))
     wrong = int((~ev.correct).sum())
@@ -303,61 +291,12 @@ def _no_image_network(exc):
             icon=":material/image_not_supported:")
 
 
-def _image_bytes(im, fmt, **kw):
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def _prepare(data, spec, lim):
-    """One file -> (array, thumbnail JPEG, network's-eye PNG, steps) or an error text.
-
-    The pictures are encoded here, once, so that reruns (every epoch while training)
-    send the same bytes instead of encoding 2 images per file again."""
-    try:
-        pre = preprocess_image(data, spec.fmt, max_pixels=lim.max_image_pixels,
-                               max_bytes=lim.max_upload_bytes)
-    except ImageError as exc:
-        return str(exc)
-    except Exception as exc:           # a bug, not a bad file: keep the other files going
-        log.error("preprocessing failed", exc_info=exc)
-        return f"unexpected problem ({type(exc).__name__}); details are in the server log"
-    thumb = pre.original.copy()
-    thumb.thumbnail((THUMB, THUMB))
-    return (pre.array, _image_bytes(thumb, "JPEG", quality=88),
-            _image_bytes(pf.digit_picture(pre.array, 112), "PNG"), pre.steps)
-
-
-def _cached(sources, spec, lim):
-    """Preprocess each file once per session (two at a time); returns their cache keys.
-    ``sources`` are (sha1 hex digest, function giving the bytes): the bytes are only read
-    for files not prepared yet."""
-    cache = st.session_state[CACHE]
-    keys = [(digest, spec.fmt) for digest, _ in sources]
-    todo = {k: read for k, (_, read) in zip(keys, sources) if k not in cache}
-    if len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=2) as pool:   # decoding and NumPy release the GIL
-            done = dict(zip(todo, pool.map(lambda read: _prepare(read(), spec, lim), todo.values())))
-    else:
-        done = {k: _prepare(read(), spec, lim) for k, read in todo.items()}
-    cache.update(done)
-    for k in keys:                     # the newest last, so that they are dropped last
-        cache[k] = cache.pop(k)
-    while len(cache) > 2 * lim.max_images + 8:
-        cache.pop(next(iter(cache)))
-    return keys
-
-
 def _predict_keys(net, spec, named_keys):
     """[(name, cache key)] -> [(name, entry, probs or None)] with one network pass."""
-    cache = st.session_state[CACHE]
-    entries = [(name, cache.get(key, "the image was forgotten: upload it again")) for name, key in named_keys]
-    good = [e for _, e in entries if not isinstance(e, str)]
-    probs = iter([])
-    if good:
-        rows = np.stack([spec.prepare(e[0]) for e in good])
-        probs = iter(predict.class_probabilities(net.predict(rows), net.activations[-1])[0])
-    return [(name, e, None if isinstance(e, str) else next(probs)) for name, e in entries]
+    found = uploads.entries(st.session_state[CACHE], named_keys)
+    good = [e[0] for _, e in found if not isinstance(e, str)]
+    probs = iter(predict.predict_arrays(net, good, spec) if good else [])
+    return [(name, e, None if isinstance(e, str) else next(probs)) for name, e in found]
 
 
 def _guess_text(probs, names):
@@ -426,10 +365,10 @@ def _uploads(net, spec, lim):
                        icon=":material/warning:")
             files = files[:lim.max_images]
         known = ss.get(DIGESTS, {})    # a rerun (every epoch while training) re-hashes nothing
-        ss[DIGESTS] = {f.file_id: known.get(f.file_id) or hashlib.sha1(f.getvalue()).hexdigest()
+        ss[DIGESTS] = {f.file_id: known.get(f.file_id) or uploads.digest(f.getvalue())
                        for f in files}
         sources = [(ss[DIGESTS][f.file_id], f.getvalue) for f in files]
-        ss[LAST] = list(zip([f.name for f in files], _cached(sources, spec, lim)))
+        ss[LAST] = list(zip([f.name for f in files], uploads.cached(ss[CACHE], sources, spec, lim)))
     elif had_widget:                   # the user removed the files
         ss[LAST] = []
     named = [(n, k) for n, k in ss[LAST] if k[1] == spec.fmt]
@@ -451,7 +390,7 @@ def _canvas(net, spec, lim):
         st.caption("Draw with the mouse or a finger; the drawing goes through the same "
                    "preparation as an uploaded photo. The bin icon clears it.")
         return
-    key, = _cached([(hashlib.sha1(data).hexdigest(), lambda: data)], spec, lim)
+    key, = uploads.cached(st.session_state[CACHE], [(uploads.digest(data), lambda: data)], spec, lim)
     (_, entry, probs), = _predict_keys(net, spec, [("drawing", key)])
     if isinstance(entry, str):
         if entry == NO_INK:

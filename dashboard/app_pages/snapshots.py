@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import controls, figures, limits, state
+from dashboard import admit, controls, figures, state
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -87,13 +87,7 @@ def _load(upload, lim):
             raise snapshot.SnapshotError(f"the file is {size_text(upload.size)}; the limit is "
                                          f"{size_text(lim.max_snapshot_bytes)}")
         snap = snapshot.loads(upload.getvalue(), max_bytes=lim.max_snapshot_bytes)
-        try:
-            limits.check_network(snap.sizes, snap.n_params, lim)
-            limits.check_data(snap.config.dataset, snap.n_train, snap.config.passes_per_epoch, lim)
-        except ValueError as exc:
-            raise snapshot.SnapshotError(str(exc)) from None
-        trainer = snap.to_trainer(data=state.get_trainer().data, history_budget=state.HISTORY_BUDGET,
-                                  allow_paths=lim.allow_paths)
+        trainer = admit.admit_snapshot(snap, lim, data=state.get_trainer().data)
     except snapshot.SnapshotError as exc:
         ss[RESULT] = {"ok": False, "name": upload.name, "error": str(exc)}
         return False

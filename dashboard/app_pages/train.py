@@ -17,22 +17,14 @@ GRID = 100            # decision-boundary resolution per side
 LIVE_GRID = 48        # ... in the live view (the browser smooths it)
 
 
-def _class_names(data):
-    return ["0", "1"] if data.target == "binary" else [str(c) for c in data.class_names]
-
-
-def _labels(data, Y):
-    return Y[:, 0].astype(int) if data.target == "binary" else data.labels(Y)
-
-
 def _boundary(tr, net, epoch):
     data = tr.data
     xs, ys, probs = predict.plane_answers(data, net, GRID)
     logic = data.kind == "logic"          # its test set is its training set
     fig = figures.decision_boundary(xs, ys, probs, data.P_train,
-                                    _labels(data, data.Y_train), None if logic else data.P_test,
-                                    None if logic else _labels(data, data.Y_test),
-                                    _class_names(data), epoch)
+                                    predict.labels_of(data.Y_train, data.target), None if logic else data.P_test,
+                                    None if logic else predict.labels_of(data.Y_test, data.target),
+                                    predict.class_names_of(data), epoch)
     st.plotly_chart(fig, key="chart_boundary")
 
 
@@ -40,9 +32,8 @@ def _samples(tr, net, epoch):
     data = tr.data
     cols = 8 if max(len(str(c)) for c in data.class_names) <= 2 else 5   # room for long names
     n = SAMPLES // 8 * cols
-    X, Y = data.X_test[:n], data.Y_test[:n]
-    if len(X) == 0:
-        X, Y = data.X_train[:n], data.Y_train[:n]
+    X, Y, _, _ = predict.held_out(data)
+    X, Y = X[:n], Y[:n]
     guesses = net.predict(X).argmax(axis=1)
     fig = figures.image_samples(X, data.image_shape, data.labels(Y), guesses, data.class_names,
                                 epoch, cols=cols)
