@@ -68,19 +68,19 @@ def _live_view(tr, net, epoch, mark):
     if data.on_plane:
         xs, ys, probs = predict.plane_answers(data, net, LIVE_GRID)
         logic = data.kind == "logic"
-        frame["plane"] = live.plane(xs, ys, probs, data.P_train, _labels(data, data.Y_train),
+        frame["plane"] = live.plane(xs, ys, probs, data.P_train,
+                                    predict.labels_of(data.Y_train, data.target),
                                     None if logic else data.P_test,
-                                    None if logic else _labels(data, data.Y_test),
-                                    _class_names(data))
+                                    None if logic else predict.labels_of(data.Y_test, data.target),
+                                    predict.class_names_of(data))
         if data.n_in <= live.MAX_UNITS:
             _, _, points = predict.data_plane(data, live.UNIT_GRID)
             outputs = [a for _, a in net.layer_outputs(points)]
             frame["net"] = live.network(net.sizes, [layer.weights for layer in net.layers],
                                         net.activations, _input_names(data), points, outputs)
     elif data.kind == "image" and data.image_shape:
-        X, Y = data.X_test[:LIVE_SAMPLES], data.Y_test[:LIVE_SAMPLES]
-        if len(X) == 0:
-            X, Y = data.X_train[:LIVE_SAMPLES], data.Y_train[:LIVE_SAMPLES]
+        X, Y, _, _ = predict.held_out(data)
+        X, Y = X[:LIVE_SAMPLES], Y[:LIVE_SAMPLES]
         cols = 8 if max(len(str(c)) for c in data.class_names) <= 2 else 6
         frame["grid"] = live.sample_grid(X, data.image_shape, data.labels(Y),
                                          net.predict(X).argmax(axis=1), data.class_names, cols)
