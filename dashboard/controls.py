@@ -18,6 +18,7 @@ FRAME_S = 0.1        # the browser asks for the next frame this long after the l
 SLICE_S = 0.06       # each frame trains at least this long (whole epochs) ...
 MAX_SLICE_S = 0.45   # ... and for slow epochs up to this long, so a frame costs < 20 % of it
 PLAYING = "playing"  # session key: the run going on is Play's (else Train N's)
+UNSAVED = "run_unsaved"   # session key: a run ended; save it once the page is drawn
 SLOW_EPOCH_S = 0.7   # a single epoch at least this long trains with a progress bar shown
 
 
@@ -137,6 +138,8 @@ def _idle_panel(body):
         st.rerun()
     ss[state.FOLLOW], ss[PLAYING] = False, False
     _panel(body, running=False)
+    if ss.pop(UNSAVED, False):        # the end of a run is saved once its page is drawn
+        autosave.after_epoch(state.get_trainer(), final=True)
 
 
 @st.fragment(run_every=FRAME_S)
@@ -161,8 +164,9 @@ def _user_waiting() -> bool:
 
 
 def _first_epoch_s(tr):
-    """A guess of the first epoch's time before there is one (large data: slow)."""
-    return 1.0 if len(tr.data.X_train) * tr.config.passes_per_epoch >= 20_000 else 0.0
+    """A guess of the first epoch's time before there is one: about 6 flops per sample and
+    parameter at a modest 10 GFLOP/s."""
+    return len(tr.data.X_train) * tr.config.passes_per_epoch * tr.network.n_params * 6 / 1e10
 
 
 def _slice_s(tr):
@@ -177,7 +181,8 @@ def _train_slice(tr):
     then not drawn: the click's rerun draws the page)."""
     ss = st.session_state
     if ss[state.EPOCHS_LEFT] > 0:
-        done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting)
+        done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting,
+                                  final_save=False)
         ss[state.EPOCHS_LEFT] = max(0, ss[state.EPOCHS_LEFT] - done)
         if ss[state.EPOCHS_LEFT] == 0 and ss.get(PLAYING) and not ss[state.ERROR] \
                 and not ss[state.NOTICE]:
@@ -185,6 +190,7 @@ def _train_slice(tr):
                                 f"{ss[state.EPOCHS_TOTAL]:,} epochs at a time; Play goes on.")
     if ss[state.EPOCHS_LEFT] == 0 or _user_waiting():    # finished, stopped, or a click waits
         ss[PLAYING] = ss[PLAYING] and ss[state.EPOCHS_LEFT] > 0
+        ss[UNSAVED] = True
         st.rerun()
 
 
