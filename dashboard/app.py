@@ -22,6 +22,7 @@ state.init_session()
 # (pairs of charts stack below about 44rem; other rows keep 8.5rem a column, the training
 # buttons 10.5rem, the gallery's filters 6.5rem).
 st.html("""<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
   min-width: min(100%, 8.5rem); }
