@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 from dataclasses import dataclass, replace
 
 from nncore.datasets import PATH_OPTIONS
@@ -179,6 +180,18 @@ def _apply_blas_threads(n) -> bool:
         except Exception:
             return False
     return True
+
+
+# -- what a visitor may read -------------------------------------------------------------------
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)*([\w.@+-]+)/?")
+
+
+def public_text(text, lim=None) -> str:
+    """``text`` for a visitor: in hosted mode the server's absolute paths (where the sample
+    data and IDX folders live) become their last names (``/srv/app/sample_data`` ->
+    ``sample_data``); locally the text as it is."""
+    lim = lim or current()
+    return _ABSOLUTE_PATH.sub(r"\1", str(text)) if lim.hosted else str(text)
 
 
 # -- checks (ValueError naming the limit) ---------------------------------------------------

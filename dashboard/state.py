@@ -23,7 +23,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from dashboard import admit, autosave, limits
+from dashboard import admit, autosave, limits, plaintext
 from nncore import Diverged, RunConfig, Trainer
 from nncore.datasets import FEATURE_LABELS
 from nncore.presets import default_config
@@ -256,7 +256,7 @@ def show_error(exc_or_text, container=None):
         log.error("error shown to the user", exc_info=exc_or_text)
     else:
         log.info("user error: %s", exc_or_text)
-    (container or st).error(error_text(exc_or_text), icon=":material/error:")
+    plaintext.error(limits.public_text(error_text(exc_or_text), LIMITS), container)
 
 
 # -- training ----------------------------------------------------------------------------
