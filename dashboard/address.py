@@ -354,11 +354,14 @@ def setup_params(cfg: RunConfig, preset: str | None = None, activations=None) ->
     return out
 
 
+_SAFE = ",:;'()!*/@$~"            # left as they are: a note stays readable in the link
+
+
 def query_string(params: dict) -> str:
-    """``dataset=spiral&hidden=8,8``: keys and values percent-encoded where they need it
-    (commas stay readable)."""
-    from urllib.parse import quote
-    return "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe=',')}"
+    """``dataset=spiral&hidden=8,8&title=A+ring``: keys and values form-encoded where they
+    need it (spaces as ``+``; commas and most punctuation stay readable)."""
+    from urllib.parse import quote_plus
+    return "&".join(f"{quote_plus(str(k), safe=_SAFE)}={quote_plus(str(v), safe=_SAFE)}"
                     for k, v in params.items())
 
 
