@@ -43,6 +43,7 @@ PAGE_LIST = [("train", "Train", ":material/model_training:"),
              ("weights", "Weights", ":material/grid_on:"),
              ("predictions", "Predictions", ":material/image_search:"),
              ("snapshots", "Snapshots", ":material/save:"),
+             ("compare", "Compare", ":material/compare:"),
              ("lessons", "Lessons", ":material/school:")]
 page = st.navigation([st.Page(os.path.join(PAGES, f"{name}.py"), title=title, icon=icon,
                               url_path=name, default=name == first)

@@ -12,7 +12,7 @@ import math
 
 import streamlit as st
 
-from dashboard import limits, state
+from dashboard import compare, limits, state
 
 FRAMES = 20          # a "Train N epochs" run redraws about this many times (or more, if slow)
 SLICE_S = 0.3        # ... training at most this long between redraws
@@ -159,6 +159,7 @@ def _panel(body, running):
                 icon=":material/stop:")
     c[3].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
+    compare.add_button(running)       # keep this run for the Compare page
     if running:       # say what is training before it trains (an epoch can take seconds)
         bar, numbers = st.empty(), st.empty()
         _progress(bar, tr, training=True)

@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import controls, figures, limits, state
+from dashboard import controls, figures, snapfile, state
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -83,17 +83,7 @@ def _load(upload, lim):
     """Load an uploaded file into a new run; on any problem keep the current run."""
     ss = st.session_state
     try:
-        if upload.size > lim.max_snapshot_bytes:
-            raise snapshot.SnapshotError(f"the file is {size_text(upload.size)}; the limit is "
-                                         f"{size_text(lim.max_snapshot_bytes)}")
-        snap = snapshot.loads(upload.getvalue(), max_bytes=lim.max_snapshot_bytes)
-        try:
-            limits.check_network(snap.sizes, snap.n_params, lim)
-            limits.check_data(snap.config.dataset, snap.n_train, snap.config.passes_per_epoch, lim)
-        except ValueError as exc:
-            raise snapshot.SnapshotError(str(exc)) from None
-        trainer = snap.to_trainer(data=state.get_trainer().data, history_budget=state.HISTORY_BUDGET,
-                                  allow_paths=lim.allow_paths)
+        snap, trainer = snapfile.load_upload(upload, lim)
     except snapshot.SnapshotError as exc:
         ss[RESULT] = {"ok": False, "name": upload.name, "error": str(exc)}
         return False
