@@ -8,7 +8,7 @@ if ROOT not in sys.path:          # Streamlit puts dashboard/, not the repo root
 
 import streamlit as st  # noqa: E402
 
-from dashboard import checkpoint, limits, links, sidebar, state  # noqa: E402
+from dashboard import limits, links, resume, sidebar, state  # noqa: E402
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app_pages")
 
@@ -33,6 +33,7 @@ st.html("""<style>
 for key in state.PAGE_WIDGETS:     # keep page widgets' values while another page is shown
     st.session_state[key] = st.session_state[key]
 
+resume.open_linked_run(state.LIMITS)   # ?run=<token>: a copy of that run, before the sidebar
 try:
     link = links.open_link()      # the setup, lesson flags and page a link names (once a session)
 except Exception as exc:
@@ -62,7 +63,7 @@ else:
 if state.LIMITS.hosted and not links.hide_sidebar():
     with st.sidebar.expander("Limits of this demo", icon=":material/speed:"):
         st.caption("\n".join(f"- {line}" for line in state.LIMITS.describe()))
-checkpoint.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
+resume.offer_resume(state.LIMITS)   # local mode: a run interrupted by a crash can be resumed
 links.show_lesson()
 try:
     page.run()

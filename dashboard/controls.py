@@ -1,25 +1,24 @@
 """The training panel (an ``st.fragment``) and the epoch slider, shared by the pages.
 
-``training_panel(body)`` draws Train 1 epoch / Train N epochs / Stop / Reset, the run's
-numbers, and then ``body(trainer)``: the page's charts. Clicking in it reruns only the
-fragment. While a "Train N epochs" run is going, the panel is a fragment with
-``run_every``: the browser's own timer asks for each next slice of epochs, so redraws
-never outpace what the browser can paint, and Stop is handled between two slices.
+``training_panel(body)`` draws Train 1 epoch / Play (Pause) / Train N epochs / Stop / Reset,
+the run's numbers, and then ``body(trainer)``: the page's charts. Clicking in it reruns only
+the fragment. While a run goes on (Play, or "Train N epochs"), the panel is a fragment with
+``run_every``: each frame trains for a slice of time, then draws (pages ask :func:`live` and
+draw their cheap views), and the browser's timer asks for the next frame. A click while a
+frame trains (Pause, Stop, the slider, the sidebar) stops the epoch between two batches
+(the partial epoch is dropped, see ``Trainer.run_epoch``) and is answered at once.
 """
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
-from dashboard import compare, limits, state
+from dashboard import autosave, compare, limits, state
 
-FRAMES = 20          # a "Train N epochs" run redraws about this many times (or more, if slow)
-SLICE_S = 0.3        # ... training at most this long between redraws
-FRAME_S = 0.5        # ... the browser asking for the next slice this long after the last
-
-
-SLOW_EPOCH_S = 0.7    # a single epoch at least this long trains with a progress bar shown
+FRAME_S = 0.1        # the browser asks for the next frame this long after the last one
+SLICE_S = 0.06       # each frame trains at least this long (whole epochs) ...
+MAX_SLICE_S = 0.45   # ... and for slow epochs up to this long, so a frame costs < 20 % of it
+PLAYING = "playing"  # session key: the run going on is Play's (else Train N's)
+SLOW_EPOCH_S = 0.7   # a single epoch at least this long trains with a progress bar shown
 
 
 def _train_one():
@@ -32,21 +31,37 @@ def _train_one():
         state.train_epochs(1)
 
 
-def _start_run(wanted=None):
+def _start_run(wanted=None, play=False):
     ss = st.session_state
     tr = state.get_trainer()
     n, why = limits.epochs_allowed(wanted or tr.config.epochs, tr.epoch, state.LIMITS)
     ss[state.EPOCHS_LEFT] = ss[state.EPOCHS_TOTAL] = n
     ss[state.ERROR] = None if n else why
+    ss[PLAYING] = play and n > 0
     if why and n and wanted is None:
         st.toast(f"{why}: training {n} epochs.", icon=":material/info:")
+
+
+def _play():
+    """Train until paused (at most the epochs one run may have)."""
+    _start_run(state.LIMITS.max_epochs_per_run, play=True)
+
+
+def live() -> bool:
+    """True while a run goes on: the pages draw their cheap live views."""
+    return st.session_state[state.EPOCHS_LEFT] > 0
+
+
+def playing() -> bool:
+    return live() and bool(st.session_state.get(PLAYING))
 
 
 def _stop():
     ss = st.session_state
     if ss[state.EPOCHS_LEFT]:
-        ss[state.NOTICE] = f"Stopped at epoch {state.get_trainer().epoch}."
-    ss[state.EPOCHS_LEFT] = 0
+        ss[state.NOTICE] = (f"{'Paused' if playing() else 'Stopped'} at epoch "
+                            f"{state.get_trainer().epoch}.")
+    ss[state.EPOCHS_LEFT], ss[PLAYING] = 0, False
     ss[state.EPOCH], ss[state.FOLLOW] = None, True       # show the epoch it stopped at
 
 
@@ -63,12 +78,13 @@ def _status(tr):
     last, prev = recs[-1], recs[-2] if len(recs) > 1 else None
     c = st.columns(5)
     c[0].metric("Epoch", tr.epoch, help=f"{tr.iterations:,} weight updates so far")
-    c[1].metric("Train loss", f"{last.train_loss:.4g}",
-                delta=f"{last.train_loss - prev.train_loss:+.3g}" if prev else None,
-                delta_color="inverse")
-    c[2].metric("Test loss", f"{last.test_loss:.4g}",
-                delta=f"{last.test_loss - prev.test_loss:+.3g}" if prev else None,
-                delta_color="inverse")
+    for col, label, key in ((c[1], "Train loss", "train_loss"), (c[2], "Test loss", "test_loss")):
+        now = getattr(last, key)
+        delta = f"{now - getattr(prev, key):+.3g}" if prev else None
+        steady = delta is not None and float(delta) == 0          # "+0": say so, in grey
+        col.metric(label, f"{now:.4g}", delta="no change" if steady else delta,
+                   delta_color="off" if steady else "inverse",
+                   delta_arrow="off" if steady else "auto")
     gain = (last.test_acc - prev.test_acc) * 100 if prev else None
     steady = gain is not None and abs(gain) < 0.05            # shows as +0.0: say so, in grey
     c[3].metric("Test accuracy", f"{last.test_acc:.1%}",
@@ -84,6 +100,7 @@ def _status(tr):
         why = ss[state.SETUP_ERROR].rstrip(".")
         st.warning(f"The sidebar's setup cannot start a run: {why}. The run shown here is the "
                    "previous one.", icon=":material/warning:")
+    autosave.show_problem()
     notice()
 
 
@@ -114,7 +131,7 @@ def _idle_panel(body):
     # sidebar must show (once): both need the whole page
     if ss[state.EPOCHS_LEFT] > 0 or ss.pop(state.WHOLE_PAGE, False):
         st.rerun()
-    ss[state.FOLLOW] = False
+    ss[state.FOLLOW], ss[PLAYING] = False, False
     _panel(body, running=False)
 
 
@@ -123,49 +140,88 @@ def _running_panel(body):
     _panel(body, running=True)
 
 
-def _train_slice():
-    """The running panel's next slice of epochs (drawn above: the progress bar)."""
+def _user_waiting() -> bool:
+    """True once the browser has sent something other than the frame timer's tick (a
+    click, a slider, the sidebar) or the session is closing: training then stops between
+    two batches so the request is answered at once. Streamlit lets a fragment finish before
+    it runs a click made in it; its pending request is read from the run's context."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    try:
+        requests = get_script_run_ctx(suppress_warning=True).script_requests
+        kind = requests._state
+        return kind == ScriptRequestType.STOP or (
+            kind == ScriptRequestType.RERUN and not requests._rerun_data.is_auto_rerun)
+    except AttributeError:            # no context (tests) or another Streamlit: frames end it
+        return False
+
+
+def _slice_s(tr):
+    """Training time per frame: short for fast epochs (many frames a second), longer for
+    slow ones (so drawing stays a small part of each frame)."""
+    last = tr.records[-1].seconds if tr.epoch else 0.0
+    return min(MAX_SLICE_S, max(SLICE_S, 2.5 * last))
+
+
+def _train_slice(tr):
+    """The frame's slice of training; returns False if a click is waiting (the frame is
+    then not drawn: the click's rerun draws the page)."""
     ss = st.session_state
     if ss[state.EPOCHS_LEFT] > 0:
-        per_frame = max(1, math.ceil(ss[state.EPOCHS_TOTAL] / FRAMES))
-        done = state.train_epochs(min(ss[state.EPOCHS_LEFT], per_frame), budget_s=SLICE_S)
+        done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting)
         ss[state.EPOCHS_LEFT] = max(0, ss[state.EPOCHS_LEFT] - done)
-    if ss[state.EPOCHS_LEFT] == 0:                  # finished or stopped: back to the idle panel
+        if ss[state.EPOCHS_LEFT] == 0 and ss.get(PLAYING) and not ss[state.ERROR] \
+                and not ss[state.NOTICE]:
+            ss[state.NOTICE] = (f"Paused at epoch {tr.epoch}: Play trains at most "
+                                f"{ss[state.EPOCHS_TOTAL]:,} epochs at a time; Play goes on.")
+    if ss[state.EPOCHS_LEFT] == 0 or _user_waiting():    # finished, stopped, or a click waits
+        ss[PLAYING] = ss[PLAYING] and ss[state.EPOCHS_LEFT] > 0
         st.rerun()
 
 
-def _progress(bar, tr, training):
+def _progress(slot, tr, training):
     ss = st.session_state
+    if playing():
+        slot.caption(f"Playing: epoch {tr.epoch}{f', training epoch {tr.epoch + 1}…' if training else ''}"
+                     " (Pause stops between two batches)")
+        return
     total = max(ss[state.EPOCHS_TOTAL], 1)
     done = total - ss[state.EPOCHS_LEFT]
     text = (f"Training epoch {tr.epoch + 1}…" if total == 1 else
             f"Training: {done} of {total} epochs (epoch {tr.epoch}"
             f"{f', now training epoch {tr.epoch + 1}' if training else ''})")
-    bar.progress(done / total, text=text)
+    slot.progress(done / total, text=text)
 
 
 def _panel(body, running):
-    ss = st.session_state
     tr = state.get_trainer()
     st.markdown(state.run_summary(tr))
     n = min(tr.config.epochs, state.LIMITS.max_epochs_per_run)
-    c = st.container(key="run_buttons").columns(4)
+    c = st.container(key="run_buttons").columns(5)
     c[0].button("Train 1 epoch", key="btn_train_1", type="primary", on_click=_train_one,
                 disabled=running, width="stretch", icon=":material/skip_next:")
-    c[1].button(f"Train {n} epoch{'s' if n != 1 else ''}", key="btn_train_n", on_click=_start_run,
+    if playing():
+        c[1].button("Pause", key="btn_pause", on_click=_stop, width="stretch",
+                    icon=":material/pause:", help="Stops between two batches")
+    else:
+        c[1].button("Play", key="btn_play", on_click=_play, disabled=running, width="stretch",
+                    icon=":material/play_arrow:", help="Trains until paused, redrawing many "
+                    "times a second")
+    c[2].button(f"Train {n} epoch{'s' if n != 1 else ''}", key="btn_train_n", on_click=_start_run,
                 disabled=running, width="stretch", icon=":material/fast_forward:",
                 help="Runs 'Epochs per run' epochs (sidebar), redrawing as it goes; Stop ends it")
-    c[2].button("Stop", key="btn_stop", on_click=_stop, disabled=not running, width="stretch",
-                icon=":material/stop:")
-    c[3].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
+    c[3].button("Stop", key="btn_stop", on_click=_stop, disabled=not running or playing(),
+                width="stretch", icon=":material/stop:")
+    c[4].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
     compare.add_button(running)       # keep this run for the Compare page
-    if running:       # say what is training before it trains (an epoch can take seconds)
+    if running:
         bar, numbers = st.empty(), st.empty()
-        _progress(bar, tr, training=True)
-        with numbers.container():
-            _status(tr)
-        _train_slice()
+        if tr.epoch == 0 or tr.records[-1].seconds >= SLICE_S:
+            _progress(bar, tr, training=True)    # say what trains before it does (seconds)
+            with numbers.container():
+                _status(tr)
+        _train_slice(tr)
         _progress(bar, tr, training=False)
         with numbers.container():
             _status(tr)

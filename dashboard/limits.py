@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass, replace
 
 from nncore.datasets import PATH_OPTIONS
+from nncore.network import count_params, multiply_adds
 from nncore.text import size_text
 
 
@@ -36,8 +37,10 @@ class Limits:
     max_images: int               # images per upload
     max_snapshot_bytes: int       # a training-state file, uncompressed
     max_train_samples: int        # training samples of a dataset
+    max_epoch_work: float         # cost of one epoch, in multiply-adds (see epoch_work)
+    max_hidden_layers: int        # depth of a network (every page draws each layer)
     allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
-    checkpoints: bool             # write a crash-safe checkpoint after every epoch
+    checkpoints: bool             # offer to resume a run an earlier server left (local crash resume)
     blas_threads: int | None = None   # BLAS threads per matrix product (None: BLAS's default)
     max_compare_runs: int = 8     # runs kept side by side (Add to comparison) per session
     compare_bytes: int = 128 * 2**20  # ... and their bytes (latest weights, curves, pictures)
@@ -49,6 +52,9 @@ class Limits:
                  f"{self.max_total_epochs:,} epochs per run",
                  f"{self.max_train_samples:,} training samples per dataset, "
                  f"{self.max_epoch_samples:,} samples per epoch (samples × passes per epoch)",
+                 f"{self.max_hidden_layers:,} hidden layers; an epoch's work up to "
+                 f"{self.max_epoch_work:.3g} multiply-adds (network × samples × passes, "
+                 "more for small batches)",
                  f"{size_text(self.history_bytes)} of weight history per session: older epochs are "
                  "thinned (every other one dropped; their curves stay)",
                  f"images up to {size_text(self.max_upload_bytes)} and "
@@ -61,10 +67,31 @@ class Limits:
         return lines
 
 
+# The cost of an epoch in multiply-adds, calibrated on one core of this machine (one BLAS
+# thread, as hosted): a sample of a mini-batch costs about one multiply-add per weight (at
+# ~0.2 ns each); a batch of one makes every product a matrix-vector one, ~25x slower per
+# multiply-add (784-700-64-10 online: 5.4 ns); each step of each layer adds ~12 us of
+# NumPy overhead (moons, 51 layers of 8, online: 650 us a step).
+WORK_PER_SECOND = 5e9
+SMALL_BATCH = 32                  # below this many samples a batch, products slow down
+STEP_WORK = 60_000                # overhead of one step of one layer, in multiply-adds
+
+
+def epoch_work(sizes, n_train, passes=1, batch_size=None) -> float:
+    """The cost of one epoch in multiply-adds: the network's multiply-adds per sample
+    (``nncore.network.multiply_adds``) × samples × passes, times up to ``SMALL_BATCH`` for
+    small batches, plus a per-step overhead per layer. ``batch_size`` None: full batch."""
+    bs = max(1, min(int(batch_size or n_train), max(1, n_train)))
+    steps = -(-n_train // bs) * passes
+    per_sample = multiply_adds(sizes) * max(1.0, SMALL_BATCH / bs)
+    return float(per_sample * n_train * passes + steps * (len(sizes) - 1) * STEP_WORK)
+
+
 LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
                max_total_epochs=1_000_000, max_epoch_samples=10**12, history_bytes=256 * 2**20,
                max_upload_bytes=20 * 2**20, max_image_pixels=40_000_000, max_images=200,
-               max_snapshot_bytes=200 * 2**20, max_train_samples=10**9, allow_paths=True,
+               max_snapshot_bytes=200 * 2**20, max_train_samples=10**9, max_epoch_work=1e18,
+               max_hidden_layers=1000, allow_paths=True,
                checkpoints=True)
 
 # A hosted session training the MNIST sample with 784-128-64-10 (Adam) holds about 45 MB
@@ -74,7 +101,8 @@ LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
 HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
                 max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=16 * 2**20,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
-                max_snapshot_bytes=25 * 2**20, max_train_samples=10_000, allow_paths=False,
+                max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
+                max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,
                 checkpoints=False, blas_threads=1, max_compare_runs=4,
                 compare_bytes=10 * 2**20)
 
@@ -193,6 +221,40 @@ def check_data(dataset, n_train, passes_per_epoch=1, lim=None):
         raise ValueError(f"one epoch would be {n_train:,} samples × {passes_per_epoch:,} passes = "
                          f"{work:,} samples; {_where(lim)} allows {lim.max_epoch_samples:,} per "
                          f"epoch (a limit): lower 'passes over the data per epoch'")
+
+
+def check_depth(hidden, lim=None):
+    lim = lim or current()
+    if len(hidden) > lim.max_hidden_layers:
+        raise ValueError(f"{len(hidden):,} hidden layers; {_where(lim)} trains at most "
+                         f"{lim.max_hidden_layers:,} (a limit): use fewer hidden layers")
+
+
+def batch_size_of(cfg, n_train):
+    """Samples per step of ``cfg`` on ``n_train`` samples."""
+    return {"full": n_train, "online": 1}.get(cfg.batch, min(cfg.batch_size, max(1, n_train)))
+
+
+def check_work(sizes, n_train, cfg, lim=None):
+    """Refuse an epoch whose cost (``epoch_work``) is over the limit, before it runs."""
+    lim = lim or current()
+    work = epoch_work(sizes, n_train, cfg.passes_per_epoch, batch_size_of(cfg, n_train))
+    if work > lim.max_epoch_work:
+        small = " or larger batches" if batch_size_of(cfg, n_train) < SMALL_BATCH else ""
+        raise ValueError(f"one epoch of {'-'.join(map(str, sizes))} on {n_train:,} samples × "
+                         f"{cfg.passes_per_epoch:,} passes ({cfg.batch} batch) would be about "
+                         f"{work:.2g} multiply-adds; {_where(lim)} allows {lim.max_epoch_work:.2g} "
+                         f"per epoch (a limit): use a smaller network, fewer samples or passes{small}")
+
+
+def check_run(cfg, sizes, n_train, lim=None):
+    """Every limit a run of ``cfg`` on a network of ``sizes`` and ``n_train`` training
+    samples must meet (depth, parameters, samples, the work of an epoch)."""
+    lim = lim or current()
+    check_depth(sizes[1:-1], lim)
+    check_network(sizes, count_params(sizes, cfg.biases), lim)
+    check_data(cfg.dataset, n_train, cfg.passes_per_epoch, lim)
+    check_work(sizes, n_train, cfg, lim)
 
 
 def epochs_allowed(requested, epoch, lim=None) -> tuple[int, str | None]:

@@ -5,26 +5,19 @@ from __future__ import annotations
 from nncore import snapshot
 from nncore.text import size_text
 
-from dashboard import limits, state
+from dashboard import admit, state
 
 
 def load_upload(upload, lim=None):
     """``(snapshot, trainer)`` of an uploaded file (``upload.size``, ``.getvalue()``).
 
-    The size is checked before the file is read, the network and data sizes before the run
-    is built. Raises :class:`nncore.snapshot.SnapshotError` naming the problem; the
-    session's run is never touched.
+    The size is checked before the file is read; the rest is :func:`admit.admit_snapshot`.
+    Raises :class:`nncore.snapshot.SnapshotError` naming the problem; the session's run is
+    never touched.
     """
     lim = lim or state.LIMITS
     if upload.size > lim.max_snapshot_bytes:
         raise snapshot.SnapshotError(f"the file is {size_text(upload.size)}; the limit is "
                                      f"{size_text(lim.max_snapshot_bytes)}")
     snap = snapshot.loads(upload.getvalue(), max_bytes=lim.max_snapshot_bytes)
-    try:
-        limits.check_network(snap.sizes, snap.n_params, lim)
-        limits.check_data(snap.config.dataset, snap.n_train, snap.config.passes_per_epoch, lim)
-    except ValueError as exc:
-        raise snapshot.SnapshotError(str(exc)) from None
-    trainer = snap.to_trainer(data=state.get_trainer().data, history_budget=state.HISTORY_BUDGET,
-                              allow_paths=lim.allow_paths)
-    return snap, trainer
+    return snap, admit.admit_snapshot(snap, lim, data=state.get_trainer().data)

@@ -2,7 +2,8 @@
 
 One browser session owns one run: an :class:`nncore.Trainer` kept in
 ``st.session_state`` (never at module level: a hosted app serves everyone from one
-process). Only datasets are shared between sessions, read-only (:data:`SHARED_DATA`). The contract the pages rely on:
+process). Only datasets are shared between sessions, read-only (:data:`SHARED_DATA`).
+The contract the pages rely on:
 
 - :func:`get_trainer` the current Trainer, made from the sidebar's setup if there is none;
 - :func:`replace_trainer` install another Trainer as the run (e.g. a loaded snapshot);
@@ -16,29 +17,23 @@ soft one (learning rate, momentum, batch, L2, dropout, ...) applies from the nex
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 
 import numpy as np
 import streamlit as st
 
+from dashboard import admit, autosave, limits
 from nncore import Diverged, RunConfig, Trainer
-from nncore.network import count_params
+from nncore.datasets import FEATURE_LABELS
 from nncore.presets import default_config
-from nncore.datasets import FEATURE_LABELS, PATH_OPTIONS
 from nncore.text import shape_text
-from nncore.trainer import SOFT_SETTINGS, load_run_data
-
-from dashboard import checkpoint, limits
+from nncore.trainer import SOFT_SETTINGS
 
 log = logging.getLogger("dashboard")
 
 DEFAULT_DATASET = "moons"
 LIMITS = limits.current()    # local or hosted (dashboard/limits.py): the same for every session
-HISTORY_BUDGET = LIMITS.history_bytes
-MAX_PARAMS = LIMITS.max_params
 
 # Session-state keys (the sidebar's widget keys live in sidebar.py).
 TRAINER = "trainer"          # the run: a Trainer
@@ -69,10 +64,6 @@ LABELS = {"dataset": "dataset", "dataset_options": "dataset options", "hidden": 
 DATA_KEYS = ("dataset", "dataset_options", "seed", "dtype")
 
 
-class DataError(ValueError):
-    """The dataset of a setup could not be built (missing files, bad options)."""
-
-
 def init_session():
     """Session defaults (idempotent)."""
     ss = st.session_state
@@ -84,58 +75,20 @@ def init_session():
         ss.setdefault(key, value)
 
 
-# -- building runs ---------------------------------------------------------------------
-class _SharedData:
-    """Datasets built for one session, lent read-only to every session that asks for the
-    same data (name, options, seed, precision): a class that opens the app at once shares
-    one copy of the MNIST sample instead of holding thirty. Only data, never a run; at most
-    ``size`` entries and ``max_bytes`` of arrays (the oldest go; sessions that hold one keep
-    it). Data read from a path a user named is not shared: the file may change."""
-
-    def __init__(self, size=6, max_bytes=256 * 2**20):
-        self.size, self.max_bytes, self.items = size, max_bytes, {}
-        self.lock = threading.Lock()
-
-    def get(self, cfg: RunConfig, build):
-        if any(k in PATH_OPTIONS for k in cfg.dataset_options):
-            return build()
-        key = (cfg.dataset, json.dumps(cfg.dataset_options, sort_keys=True, default=str),
-               cfg.seed, cfg.dtype)
-        with self.lock:
-            data = self.items.pop(key, None)
-            if data is None:
-                data = build().read_only()
-            self.items[key] = data                    # most recently used last
-            while self.items and (len(self.items) > self.size or sum(
-                    d.nbytes for d in self.items.values()) > self.max_bytes):
-                self.items.pop(next(iter(self.items)))
-            return data
-
-
-SHARED_DATA = _SharedData()
+# -- building runs (dashboard/admit.py: one way for every path) ---------------------------
+DataError = admit.DataError
+SHARED_DATA = admit.SHARED_DATA     # datasets (never runs) lent read-only between sessions
 
 
 def run_data(cfg: RunConfig):
     """The Dataset that ``Trainer(cfg)`` builds (the same seed stream), to check sizes
     before making the network and to share between runs on the same data."""
-    try:
-        limits.check_paths(cfg.dataset, cfg.dataset_options, LIMITS)
-        return SHARED_DATA.get(cfg, lambda: load_run_data(cfg))
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
-    except OSError as exc:
-        raise DataError(f"{cfg.dataset}: cannot read the data ({exc})") from None
+    return admit.run_data(cfg, LIMITS)
 
 
 def new_trainer(cfg: RunConfig, data=None) -> Trainer:
     """A fresh Trainer for ``cfg``; raises ValueError (too large, bad data) naming why."""
-    if data is None:
-        data = run_data(cfg)
-    sizes = [data.n_in, *cfg.hidden, data.n_out]
-    n = count_params(sizes, cfg.biases)
-    limits.check_network(sizes, n, LIMITS)
-    limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, LIMITS)
-    return Trainer(cfg, data=data, history_budget=HISTORY_BUDGET)
+    return admit.admit_config(cfg, LIMITS, data)
 
 
 def explicit(trainer: Trainer) -> RunConfig:
@@ -307,9 +260,10 @@ def show_error(exc_or_text, container=None):
 
 
 # -- training ----------------------------------------------------------------------------
-def train_epochs(n=1, budget_s=None) -> int:
+def train_epochs(n=1, budget_s=None, stop=None) -> int:
     """Train up to ``n`` epochs; stop early after ``budget_s`` seconds, at the target loss,
-    or when the loss diverges (the message goes to ``ERROR``; the last good epoch stays).
+    when the loss diverges (the message goes to ``ERROR``; the last good epoch stays), or
+    between two batches once ``stop()`` is true (that partial epoch is dropped).
     Returns the number of epochs trained."""
     ss = st.session_state
     tr = get_trainer()
@@ -319,9 +273,8 @@ def train_epochs(n=1, budget_s=None) -> int:
     start, done = time.perf_counter(), 0
     n, why = limits.epochs_allowed(n, tr.epoch, LIMITS)
     try:
-        limits.check_data(tr.config.dataset, tr.data.X_train.shape[0], tr.config.passes_per_epoch,
-                          LIMITS)
-    except ValueError as exc:          # passes per epoch is a soft setting: checked here
+        limits.check_run(tr.config, tr.network.sizes, tr.data.X_train.shape[0], LIMITS)
+    except ValueError as exc:          # passes and batch are soft settings: checked here
         n, why = 0, str(exc)
     if n == 0:
         ss[ERROR] = why
@@ -329,7 +282,8 @@ def train_epochs(n=1, budget_s=None) -> int:
     while done < n:
         try:
             with np.errstate(all="ignore"):    # a diverging run is reported below, not warned
-                tr.run_epoch()
+                if tr.run_epoch(stop=stop) is None:
+                    break
         except Diverged as exc:
             ss[ERROR] = str(exc)
             ss[EPOCHS_LEFT] = 0
@@ -340,7 +294,7 @@ def train_epochs(n=1, budget_s=None) -> int:
             ss[EPOCHS_LEFT] = 0
             break
         done += 1
-        checkpoint.after_epoch(tr, lim=LIMITS)   # local mode: crash-safe, at most every 0.25 s
+        autosave.after_epoch(tr)      # to the run store, at most every 0.25 s
         target = tr.config.target_loss
         if target is not None and tr.records[-1].train_loss <= target:
             ss[NOTICE] = (f"Reached the target loss {target:g} at epoch {tr.epoch} "
@@ -350,7 +304,7 @@ def train_epochs(n=1, budget_s=None) -> int:
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
     if done:
-        checkpoint.after_epoch(tr, final=True, lim=LIMITS)
+        autosave.after_epoch(tr, final=True)
     return done
 
 

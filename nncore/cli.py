@@ -34,7 +34,8 @@ def _parser():
     src = t.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="dataset name (see `datasets`)")
     src.add_argument("--preset", help="preset name (see `presets`)")
-    t.add_argument("--hidden", help="hidden layer sizes, e.g. 128,64 (empty: none)")
+    t.add_argument("--hidden", help="hidden layers, e.g. 128,64 or 'conv 8@5x5, pool 2, 64' "
+                                    "(empty: none)")
     t.add_argument("--activation", help="activation of every hidden layer")
     t.add_argument("--output-activation", help="activation of the output layer")
     t.add_argument("--loss")
@@ -115,13 +116,14 @@ def config_from_args(a) -> RunConfig:
     if a.hidden is not None:
         ch["hidden"] = parse_hidden(a.hidden)
     hidden = ch.get("hidden", base["hidden"])
+    n_weighted = sum(not str(h).startswith("pool") for h in hidden)   # pools have no activation
     acts = base["activations"]
-    if a.activation or a.output_activation or (acts and len(acts) != len(hidden) + 1):
+    if a.activation or a.output_activation or (acts and len(acts) != n_weighted + 1):
         out = a.output_activation or (acts[-1] if acts else None)
         hid = a.activation or (acts[0] if acts and len(acts) > 1 else "relu")
         if out is None:
             out = "softmax" if base["loss"] == "cross_entropy" else "sigmoid"
-        ch["activations"] = [hid] * len(hidden) + [out]
+        ch["activations"] = [hid] * n_weighted + [out]
     for key in ("loss", "optimizer", "lr", "lr_schedule", "lr_decay", "momentum", "batch_size", "l2",
                 "dropout", "epochs", "target_loss", "seed", "dtype"):
         value = getattr(a, key)

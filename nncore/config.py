@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from .activations import check_activation
+from .conv import check_order, layer_kind, parse_layer
 from .datasets import resolve_options
 from .initializers import check_init
 from .losses import check_loss
@@ -17,9 +18,11 @@ LR_SCHEDULES = ("constant", "exponential", "cosine")
 
 @dataclass
 class RunConfig:
-    """Everything a run is made of. ``activations`` has one entry per layer
-    (hidden layers then output); ``None`` means relu hidden layers and a softmax
-    (or single sigmoid) output."""
+    """Everything a run is made of. ``hidden`` lists the layers between input and output:
+    ints are dense layers, ``"conv K@RxR"`` and ``"pool P"`` entries (before the dense
+    ones) conv and max-pool layers. ``activations`` has one entry per layer with weights
+    (conv and dense hidden layers, then the output; pools have none); ``None`` means relu
+    hidden layers and a softmax (or single sigmoid) output."""
 
     dataset: str = "moons"
     dataset_options: dict = field(default_factory=dict)
@@ -71,14 +74,16 @@ class RunConfig:
         _check_type("dataset_options", self.dataset_options, dict)
         self.dataset_options = resolve_options(self.dataset, self.dataset_options)
         if not isinstance(self.hidden, (list, tuple)) or not all(
-                _is_int(h) and 0 < h <= 100_000 for h in self.hidden):
-            raise ValueError(f"hidden must be a list of positive integers, got {self.hidden!r}")
-        self.hidden = [int(h) for h in self.hidden]
+                (_is_int(h) and 0 < h <= 100_000) or isinstance(h, str) for h in self.hidden):
+            raise ValueError(f"hidden must be a list of positive integers, got {self.hidden!r} "
+                             f"(conv and pool layers as 'conv K@RxR', 'pool P')")
+        self.hidden = [parse_layer(h) for h in self.hidden]
+        check_order(self.hidden)
         if self.activations is not None:
-            n = len(self.hidden) + 1
+            n = self.n_weighted + 1
             if not isinstance(self.activations, (list, tuple)) or len(self.activations) != n:
-                raise ValueError(f"activations must list {n} names (one per hidden layer, then the "
-                                 f"output), got {self.activations!r}")
+                raise ValueError(f"activations must list {n} names (one per hidden conv or dense "
+                                 f"layer, then the output), got {self.activations!r}")
             for a in self.activations:
                 check_activation(a)
             self.activations = list(self.activations)
@@ -144,7 +149,17 @@ class RunConfig:
         if self.activations is not None:
             return list(self.activations)
         out = "sigmoid" if n_out == 1 or target == "binary" else "softmax"
-        return ["relu"] * len(self.hidden) + [out]
+        return ["relu"] * self.n_weighted + [out]
+
+    @property
+    def n_weighted(self) -> int:
+        """Hidden layers with weights (conv and dense; pools have none)."""
+        return sum(layer_kind(h) != "pool" for h in self.hidden)
+
+    @property
+    def spatial(self) -> bool:
+        """True when the hidden layers include conv or pool layers."""
+        return any(isinstance(h, str) for h in self.hidden)
 
 
 def _is_int(v):
@@ -170,16 +185,30 @@ def _check_number(name, value, lo, hi, open_lo=False):
 
 
 def parse_hidden(text: str) -> list:
-    """Parse ``"16, 8"`` into ``[16, 8]``; an empty string means no hidden layer."""
+    """Parse ``"16, 8"`` into ``[16, 8]`` and ``"conv 8@5x5, pool 2, 64"`` into
+    ``["conv 8@5x5", "pool 2", 64]``; an empty string means no hidden layer."""
     # "16, 8", "16;8" and "16-8" (as shapes are written) all work; a leading minus does not
     parts = [p.strip() for p in re.split(r"[,;]|(?<=\d)\s*-\s*(?=\d)", str(text))]
     parts = [p for p in parts if p]
     out = []
     for p in parts:
+        if p[:4].lower() in ("conv", "pool"):
+            try:
+                out.append(parse_layer(p))
+            except ValueError as exc:
+                raise ValueError(f"hidden layers: {exc} in {str(text)[:60]!r}") from None
+            continue
         if not (p.isascii() and p.isdigit()) or int(p[:7]) <= 0:
-            raise ValueError(f"hidden layers must be positive whole numbers separated by commas, "
-                             f"got {p[:20]!r} in {str(text)[:60]!r}")
+            raise ValueError(f"hidden layers must be positive whole numbers separated by commas "
+                             f"(or conv K@RxR, pool P before them), got {p[:20]!r} in "
+                             f"{str(text)[:60]!r}")
         if len(p) > 6 or int(p) > 100_000:
             raise ValueError(f"hidden layer size {p[:20]} is too large (at most 100000)")
         out.append(int(p))
+    check_order(out)
     return out
+
+
+def hidden_text(hidden) -> str:
+    """The Hidden layers text of a ``hidden`` list: ``"conv 8@5x5, pool 2, 64"``."""
+    return ", ".join(str(h) for h in hidden)

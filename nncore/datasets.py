@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .idx import find_idx_files, load_idx_folder
+from .idx import find_idx_files, load_idx_folder, read_idx_header
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DIR = os.environ.get("NNCORE_SAMPLE_DATA", os.path.join(ROOT, "sample_data"))
@@ -179,6 +179,7 @@ class Spec:
     description: str
     kind: str
     options: dict
+    size: object = None       # opts -> (training samples, inputs) without building, or None
 
 
 def one_hot(labels, k):
@@ -189,9 +190,7 @@ def one_hot(labels, k):
 
 def _split(X, y, test_fraction, rng):
     idx = rng.permutation(len(X))
-    n_test = int(round(len(X) * test_fraction))
-    if test_fraction > 0 and n_test == 0:
-        n_test = 1
+    n_test = len(X) - _n_split(len(X), test_fraction)
     te, tr = idx[:n_test], idx[n_test:]
     return X[tr], y[tr], X[te], y[te]
 
@@ -262,6 +261,10 @@ def _table(name, X, Y, note, opts=None):
                    [f"output {i}" for i in range(Y.shape[1])],
                    notes=[note, "the test set is the training set: every case of the table"])
     return data if opts is None else _on_plane(data, opts)
+
+
+def _table_size(n):
+    return lambda opts: (n, len(opts["features"].split(",")))
 
 
 def _xor(opts, rng):
@@ -341,6 +344,24 @@ def _image_set(name, Xtr, ytr, Xte, yte, shape, classes, opts, rng, scale, notes
                    "image", "classes", classes, shape, notes, opts.get("augment_shift", 0))
 
 
+def _n_split(n, test_fraction):
+    """Training samples of ``n`` after ``_split`` holds out ``test_fraction``."""
+    n_test = int(round(n * test_fraction))
+    return n - (1 if test_fraction > 0 and n_test == 0 else n_test)
+
+
+def _csv_size(file):
+    def size(opts):
+        arr = _read_csv_gz(os.path.join(SAMPLE_DIR, file))      # a shipped file, read once
+        n = _n_split(arr.shape[0], opts["test_fraction"])
+        return min(n, opts.get("limit") or n), arr.shape[1] - 1
+    return size
+
+
+def _points_size(opts):
+    return _n_split(opts["n_samples"], opts["test_fraction"]), len(opts["features"].split(","))
+
+
 def _csv_images(name, file, shape, scale, classes, note):
     def build(opts, rng):
         arr = _read_csv_gz(os.path.join(SAMPLE_DIR, file))
@@ -351,17 +372,31 @@ def _csv_images(name, file, shape, scale, classes, note):
     return build
 
 
+def _idx_folder(name, dirs, sample, opts):
+    """The folder of IDX files a dataset reads: the option's, else the defaults."""
+    folder = opts.get("data_dir") or ""
+    candidates = [folder] if folder else [os.environ.get("NNCORE_DATA_DIR", "")] + list(dirs)
+    if sample:
+        candidates = [os.path.join(SAMPLE_DIR, sample)]
+    found = next((d for d in candidates if d and find_idx_files(d)), None)
+    if found is None:
+        raise ValueError(f"{name}: no IDX files found in {', '.join(c for c in candidates if c)}; "
+                         "pass a folder holding train-images-idx3-ubyte(.gz) and the other three "
+                         "files (CLI: --data-dir, app: the data folder option)")
+    return found
+
+
+def _idx_size(name, dirs, sample=None):
+    def size(opts):
+        files = find_idx_files(_idx_folder(name, dirs, sample, opts))
+        n, *shape = read_idx_header(files["train_images"])
+        return min(n, opts.get("limit") or n), int(np.prod(shape))
+    return size
+
+
 def _idx_images(name, dirs, classes, sample=None):
     def build(opts, rng):
-        folder = opts.get("data_dir") or ""
-        candidates = [folder] if folder else [os.environ.get("NNCORE_DATA_DIR", "")] + list(dirs)
-        if sample:
-            candidates = [os.path.join(SAMPLE_DIR, sample)]
-        found = next((d for d in candidates if d and find_idx_files(d)), None)
-        if found is None:
-            raise ValueError(f"{name}: no IDX files found in {', '.join(c for c in candidates if c)}; "
-                             "pass a folder holding train-images-idx3-ubyte(.gz) and the other three "
-                             "files (CLI: --data-dir, app: the data folder option)")
+        found = _idx_folder(name, dirs, sample, opts)
         Xtr, ytr, Xte, yte = _read_idx_folder(os.path.abspath(found))
         return _image_set(name, Xtr, ytr, Xte, yte, tuple(Xtr.shape[1:]), classes, opts, rng, 255.0,
                           [f"read from {found}", f"{min(len(Xtr), opts.get('limit') or len(Xtr))} "
@@ -464,37 +499,45 @@ _DIR = Option("", "folder of IDX files (raw or .gz)")
 _FEATURES = Option(",".join(PLAIN_FEATURES), "input features", choices=tuple(FEATURES))
 
 DATASETS = {
-    "xor": Spec(_xor, "XOR, 2 inputs (tutorial 4's table)", "logic", {"features": _FEATURES}),
-    **{g: Spec(_gate(g), f"logic gate {g.upper()}", "logic", {"features": _FEATURES}) for g in GATES},
-    "xor3": Spec(_xor3, "x XOR y with a constant third input (tutorial 2)", "logic", {}),
-    "modified_xor": Spec(_modified_xor, "3 inputs, 2 outputs: [(x^y)^z, x^y] (tutorial 3)", "logic", {}),
+    "xor": Spec(_xor, "XOR, 2 inputs (tutorial 4's table)", "logic", {"features": _FEATURES},
+               _table_size(4)),
+    **{g: Spec(_gate(g), f"logic gate {g.upper()}", "logic", {"features": _FEATURES}, _table_size(4))
+       for g in GATES},
+    "xor3": Spec(_xor3, "x XOR y with a constant third input (tutorial 2)", "logic", {},
+                 lambda opts: (4, 3)),
+    "modified_xor": Spec(_modified_xor, "3 inputs, 2 outputs: [(x^y)^z, x^y] (tutorial 3)", "logic", {},
+                         lambda opts: (8, 3)),
     "circles": Spec(_circles, "two concentric rings", "points",
                     {"n_samples": _N_SAMPLES, "noise": _NOISE(0.1), "test_fraction": _TEST(0.3),
-                     "features": _FEATURES}),
+                     "features": _FEATURES}, _points_size),
     "spiral": Spec(_spiral, "interleaved spiral arms", "points",
                    {"n_samples": _N_SAMPLES, "noise": _NOISE(0.05), "classes": _CLASSES(2, 6), "test_fraction": _TEST(0.3),
-                    "features": _FEATURES}),
+                    "features": _FEATURES}, _points_size),
     "blobs": Spec(_blobs, "gaussian blobs, one per class", "points",
                   {"n_samples": _N_SAMPLES, "noise": _NOISE(0.25), "classes": _CLASSES(3, 8), "test_fraction": _TEST(0.3),
-                   "features": _FEATURES}),
+                   "features": _FEATURES}, _points_size),
     "moons": Spec(_moons, "two interleaving half circles", "points",
                   {"n_samples": _N_SAMPLES, "noise": _NOISE(0.15), "test_fraction": _TEST(0.3),
-                   "features": _FEATURES}),
+                   "features": _FEATURES}, _points_size),
     "digits": Spec(_csv_images("digits", "digits_8x8.csv.gz", (8, 8), 16.0, DIGITS,
                                "8x8 handwritten digits (UCI)"), "8x8 digits, 1,797 images", "image",
-                   {"test_fraction": _TEST(0.2), "binarize": _BINARIZE, "limit": _LIMIT}),
+                   {"test_fraction": _TEST(0.2), "binarize": _BINARIZE, "limit": _LIMIT},
+                   _csv_size("digits_8x8.csv.gz")),
     "mnist_sample": Spec(_csv_images("mnist_sample", "mnist_5k.csv.gz", (28, 28), 255.0, DIGITS,
                                      "5,000 MNIST digits"), "MNIST sample, 5,000 digits", "image",
                          {"test_fraction": _TEST(0.2), "binarize": _BINARIZE, "augment_shift": _SHIFT,
-                          "limit": _LIMIT}),
+                          "limit": _LIMIT}, _csv_size("mnist_5k.csv.gz")),
     "fashion_sample": Spec(_idx_images("fashion_sample", (), FASHION_CLASSES, "fashion-mnist-sample"),
                            "Fashion-MNIST sample, 5,000 + 1,000 images", "image",
-                           {"binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT}),
+                           {"binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT},
+                           _idx_size("fashion_sample", (), "fashion-mnist-sample")),
     "mnist": Spec(_idx_images("mnist", MNIST_DIRS, DIGITS), "full MNIST from IDX files", "image",
-                  {"data_dir": _DIR, "binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT}),
+                  {"data_dir": _DIR, "binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT},
+                  _idx_size("mnist", MNIST_DIRS)),
     "fashion_mnist": Spec(_idx_images("fashion_mnist", FASHION_DIRS, FASHION_CLASSES),
                           "full Fashion-MNIST from IDX files", "image",
-                          {"data_dir": _DIR, "binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT}),
+                          {"data_dir": _DIR, "binarize": _BINARIZE, "augment_shift": _SHIFT, "limit": _LIMIT},
+                          _idx_size("fashion_mnist", FASHION_DIRS)),
     "csv": Spec(_csv_table, "your CSV: numeric columns and a label column", "table",
                 {"path": Option("", "path of the CSV file"),
                  "label_column": Option(-1, "index of the label column (-1 = last)", -1000, 1000),
@@ -506,6 +549,17 @@ def get_spec(name) -> Spec:
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     return DATASETS[name]
+
+
+def data_size(name, options=None):
+    """(training samples, inputs) that ``load_dataset(name, options)`` would build, found
+    without building it (IDX headers, option values), or None where only building tells
+    (a CSV file). Raises ValueError as ``load_dataset`` would for bad options or files."""
+    size = get_spec(name).size
+    if size is None:
+        return None
+    n, n_in = size(resolve_options(name, options))
+    return int(n), int(n_in)
 
 
 def resolve_options(name, options=None) -> dict:

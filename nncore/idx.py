@@ -26,26 +26,42 @@ def _read_exactly(f, n, path, what):
     return data
 
 
+def _header(f, path):
+    """The dimensions an open IDX file's header announces (checked plausible)."""
+    magic = _read_exactly(f, 4, path, "inside its header")
+    zero, dtype_code, ndim = struct.unpack(">HBB", magic)
+    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+        raise ValueError(f"IDX file {path} has a bad header (magic {magic.hex()}, "
+                         "expected 00000801 for labels or 00000803 for images)")
+    dims = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, path, "inside its header"))
+    if dims[0] > MAX_ITEMS or (ndim == 3 and not (1 <= dims[1] <= 1024 and 1 <= dims[2] <= 1024)):
+        raise ValueError(f"IDX file {path} claims implausible dimensions {dims}")
+    return dims
+
+
+def _open(path):
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        return opener(path, "rb")
+    except OSError as exc:
+        raise ValueError(f"cannot read IDX file {path}: {exc.strerror or exc}") from None
+
+
+def read_idx_header(path) -> tuple:
+    """The dimensions in an IDX file's header, e.g. ``(60000, 28, 28)``, reading only the
+    header (a few bytes): the size of a dataset before it is built."""
+    with _open(path) as f:
+        return _header(f, path)
+
+
 def read_idx(path) -> np.ndarray:
     """Return the uint8 array stored in an IDX file: labels (n,) or images (n, rows, cols).
 
     Reads the header, then exactly the data it announces (a gzip file is never inflated past
     that), so a file that claims or holds too much is refused without reading it whole.
     """
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        f = opener(path, "rb")
-    except OSError as exc:
-        raise ValueError(f"cannot read IDX file {path}: {exc.strerror or exc}") from None
-    with f:
-        magic = _read_exactly(f, 4, path, "inside its header")
-        zero, dtype_code, ndim = struct.unpack(">HBB", magic)
-        if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
-            raise ValueError(f"IDX file {path} has a bad header (magic {magic.hex()}, "
-                             "expected 00000801 for labels or 00000803 for images)")
-        dims = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, path, "inside its header"))
-        if dims[0] > MAX_ITEMS or (ndim == 3 and not (1 <= dims[1] <= 1024 and 1 <= dims[2] <= 1024)):
-            raise ValueError(f"IDX file {path} claims implausible dimensions {dims}")
+    with _open(path) as f:
+        dims = _header(f, path)
         expected = int(np.prod(dims))
         data = _read(f, expected, path)
         if len(data) < expected:

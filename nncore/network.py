@@ -1,6 +1,8 @@
-"""A fully connected network whose parameters live in one flat buffer.
+"""A network whose parameters live in one flat buffer: dense layers, and in front of them
+optionally conv and pool layers (nncore/conv.py).
 
-Every layer's ``weights`` (n_in, n_out) and ``biases`` (n_out,) are views into
+Every dense layer's ``weights`` (n_in, n_out) and ``biases`` (n_out,), and every conv
+layer's ``weights`` (out, in, kh, kw) and ``biases`` (out,), are views into
 ``Network.params``; their gradients are views into ``Network.grads``. Optimisers update
 the flat buffers in place, one call per operation.
 
@@ -14,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import ACTIVATIONS, check_activation, softmax
+from .conv import (Conv2D, MaxPool2D, conv_params, is_spatial, layer_kind, layer_shapes,
+                   parse_input, parse_layer, shape_text)
+from .conv import multiply_adds as conv_multiply_adds
 from .initializers import INITIALIZERS, check_init, default_init
 from .losses import LOSSES, check_loss
 
@@ -30,14 +35,67 @@ def check_sizes(sizes) -> list[int]:
     return [int(s) for s in sizes]
 
 
+def parse_spec(sizes):
+    """``(n_in, input_shape, layers)`` of a layer list such as ``[784, 128, 10]`` or
+    ``["1x28x28", "conv 8@5x5", "pool 2", 64, 10]``: the input size, its (C, H, W) or
+    None, and the parsed layer entries (ints for dense, canonical text for conv/pool).
+    Raises ValueError naming the token and the shape it met."""
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output size, got {sizes}")
+    n_in, shape = parse_input(sizes[0])
+    layers = [parse_layer(t) for t in sizes[1:]]
+    if not isinstance(layers[-1], int):
+        raise ValueError(f"the output layer must be a dense layer (a number of units), got {layers[-1]!r}")
+    if is_spatial(layers):
+        if shape is None:
+            first = next(t for t in layers if not isinstance(t, int))
+            raise ValueError(f"{first!r} needs an image input 'CxHxW' (such as '1x28x28'), "
+                             f"got {n_in} flat inputs")
+        layer_shapes(shape, layers)
+    return n_in, shape, layers
+
+
+def multiply_adds(sizes) -> int:
+    """Multiply-adds per sample of one forward pass of a network of ``sizes`` (dense widths
+    or a layer list with conv and pool entries): dense in·out per layer, conv C·kh·kw per
+    output value, pool none. Training costs about three times this per sample."""
+    sizes = list(sizes)
+    if all(isinstance(s, (int, np.integer)) for s in sizes):
+        return int(sum(int(i) * int(o) for i, o in zip(sizes, sizes[1:])))
+    n_in, shape, layers = parse_spec(sizes)
+    return conv_multiply_adds(shape if shape is not None else (n_in,), layers)
+
+
 def count_params(sizes, biases=True) -> int:
-    """Weights and biases of a network of ``sizes``; ``biases`` for all layers or per layer."""
-    per_layer = [biases] * (len(sizes) - 1) if isinstance(biases, (bool, np.bool_)) else biases
-    return sum(i * o + (o if b else 0) for i, o, b in zip(sizes, sizes[1:], per_layer))
+    """Weights and biases of a network of ``sizes`` (dense widths, or a layer list with conv
+    and pool entries); ``biases`` for all layers or per layer with weights."""
+    sizes = list(sizes)
+    if all(isinstance(s, (int, np.integer)) for s in sizes):
+        per_layer = [biases] * (len(sizes) - 1) if isinstance(biases, (bool, np.bool_)) else biases
+        return sum(i * o + (o if b else 0) for i, o, b in zip(sizes, sizes[1:], per_layer))
+    n_in, shape, layers = parse_spec(sizes)
+    if not is_spatial(layers):
+        return count_params([n_in, *layers], biases)
+    weighted = [t for t in layers if layer_kind(t) != "pool"]
+    per_layer = [biases] * len(weighted) if isinstance(biases, (bool, np.bool_)) else list(biases)
+    total, prev, flags = 0, shape, iter(per_layer)
+    for tok, out in zip(layers, layer_shapes(shape, layers)):
+        kind = layer_kind(tok)
+        if kind == "conv":
+            k, kh, kw = conv_params(tok)
+            total += k * prev[0] * kh * kw + (k if next(flags) else 0)
+        elif kind == "dense":
+            total += int(np.prod(prev)) * tok + (tok if next(flags) else 0)
+        prev = out
+    return total
 
 
 class Dense:
     """One dense layer: ``a = f(x @ W + b)``. Weights and biases are views."""
+
+    kind = "dense"
+    flatten_from = None     # (C, H, W) when this layer flattens a conv/pool output
 
     def __init__(self, n_in, n_out, activation, use_bias, params, grads, offset):
         self.n_in, self.n_out = n_in, n_out
@@ -157,14 +215,25 @@ class Network:
 
     def __init__(self, sizes, activations=None, biases=True, init="auto", seed=0,
                  dtype="float32"):
-        self.sizes = check_sizes(sizes)
-        n_layers = len(self.sizes) - 1
+        sizes = list(sizes)
+        if all(isinstance(s, (int, np.integer)) for s in sizes):
+            self.sizes, self.input_shape, spec = check_sizes(sizes), None, None
+        else:
+            n_in, self.input_shape, spec = parse_spec(sizes)
+            if is_spatial(spec):
+                self.sizes = [shape_text(self.input_shape), *spec]
+            else:
+                self.sizes, self.input_shape, spec = [n_in, *spec], None, None
+        self.spatial = spec is not None
+        n_layers = (len(self.sizes) - 1 if spec is None
+                    else sum(layer_kind(t) != "pool" for t in spec))
         if activations is None:
             out = "softmax" if self.sizes[-1] > 1 else "sigmoid"
             activations = ["relu"] * (n_layers - 1) + [out]
         activations = list(activations)
         if len(activations) != n_layers:
-            raise ValueError(f"need {n_layers} activations (one per layer), got {len(activations)}: "
+            what = "one per layer" if spec is None else "one per conv and dense layer"
+            raise ValueError(f"need {n_layers} activations ({what}), got {len(activations)}: "
                              f"{activations}")
         for name in activations:
             check_activation(name)
@@ -184,22 +253,59 @@ class Network:
         self.params = np.zeros(total, self.dtype)
         self.grads = np.zeros(total, self.dtype)
         self.layers, off = [], 0
-        for i, o, act, b in zip(self.sizes, self.sizes[1:], activations, biases):
-            layer = Dense(i, o, act, b, self.params, self.grads, off)
-            self.layers.append(layer)
-            off = layer.slice.stop
+        if spec is None:
+            for i, o, act, b in zip(self.sizes, self.sizes[1:], activations, biases):
+                layer = Dense(i, o, act, b, self.params, self.grads, off)
+                self.layers.append(layer)
+                off = layer.slice.stop
+        else:
+            self._build_spatial(spec, activations, biases)
+        self.param_layers = [l for l in self.layers if l.weights is not None]
         self._buffers, self._masks = {}, []
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.initialize(rng)
 
+    def _build_spatial(self, spec, activations, biases):
+        acts, flags, off = iter(activations), iter(biases), 0
+        prev = self.input_shape
+        for tok, out in zip(spec, layer_shapes(self.input_shape, spec)):
+            kind = layer_kind(tok)
+            if kind == "conv":
+                k, kh, kw = conv_params(tok)
+                layer = Conv2D(prev, k, kh, kw, next(acts), next(flags), self.params, self.grads, off)
+            elif kind == "pool":
+                layer = MaxPool2D(prev, int(tok.split()[1]))
+            else:
+                layer = Dense(int(np.prod(prev)), tok, next(acts), next(flags), self.params,
+                              self.grads, off)
+                layer.flatten_from = prev if len(prev) == 3 else None
+            if layer.weights is not None:
+                off = layer.slice.stop
+            self.layers.append(layer)
+            prev = out
+
     def initialize(self, rng):
         """Draw fresh weights from ``rng`` with this network's initialiser."""
-        for layer in self.layers:
+        for layer in self.param_layers:
             name = default_init(layer.activation) if self.init == "auto" else self.init
-            W, b = INITIALIZERS[name](rng, layer.n_in, layer.n_out)
+            if layer.kind == "conv":
+                fan_in, fan_out = layer.fan_in_out
+                W, b = INITIALIZERS[name](rng, fan_in, fan_out)
+                W = W.T.reshape(layer.weights.shape)
+            else:
+                W, b = INITIALIZERS[name](rng, layer.n_in, layer.n_out)
             layer.weights[...] = W
             if layer.use_bias:
                 layer.biases[...] = b
+
+    @property
+    def n_in(self):
+        """Input values per sample (C·H·W for an image input)."""
+        return self.layers[0].n_in
+
+    @property
+    def n_out(self):
+        return self.sizes[-1]
 
     @property
     def n_params(self):
@@ -214,11 +320,13 @@ class Network:
         return other
 
     def unflatten(self, flat):
-        """Split a flat parameter vector (e.g. from a History) into [(W, b), ...] views."""
+        """Split a flat parameter vector (e.g. from a History) into [(W, b), ...] views, one
+        per layer with weights (``param_layers``), W shaped as that layer's weights."""
         out = []
-        for l in self.layers:
-            W = flat[l.weight_slice].reshape(l.n_in, l.n_out)
-            b = flat[l.weight_slice.stop:l.slice.stop] if l.use_bias else np.zeros(l.n_out, flat.dtype)
+        for l in self.param_layers:
+            W = flat[l.weight_slice].reshape(l.weights.shape)
+            b = (flat[l.weight_slice.stop:l.slice.stop] if l.use_bias
+                 else np.zeros(l.biases.shape, flat.dtype))
             out.append((W, b))
         return out
 
@@ -228,6 +336,10 @@ class Network:
 
     def __repr__(self):
         return f"Network({self.sizes}, {self.activations}, params={self.n_params})"
+
+    def multiply_adds(self) -> int:
+        """Multiply-adds per sample of one forward pass (see :func:`multiply_adds`)."""
+        return multiply_adds(self.sizes)
 
     # -- buffers ---------------------------------------------------------------------
     def _entry(self, n):
@@ -245,7 +357,39 @@ class Network:
 
     def _bufs(self, n):
         """Preallocated (z, a, delta) per layer for batches of ``n`` samples."""
-        return self._entry(n)[0]
+        return self._entry(n)[0] if not self.spatial else self._spatial_entry(n)[0]
+
+    def _spatial_entry(self, n):
+        """Like :meth:`_entry` for a net with conv/pool layers: ``(bufs, dicts)`` where
+        ``bufs[i] = (z, a, delta)`` (conv and pool ones (C, n·H·W); a pool's z is its
+        output, its delta None) and
+        ``dicts[i]`` every array layer i uses."""
+        entry = self._buffers.get(n)
+        if entry is None:
+            if len(self._buffers) >= 4:
+                self._buffers.clear()
+            dicts = []
+            for i, l in enumerate(self.layers):
+                if l.kind == "dense":
+                    d = {"z": np.empty((n, l.n_out), self.dtype), "a": np.empty((n, l.n_out), self.dtype),
+                         "delta": np.empty((n, l.n_out), self.dtype), "work": _Work(n, l, self.dtype),
+                         "gin": np.empty((n, l.n_in), self.dtype) if i else None}
+                    if l.flatten_from is not None:
+                        c, h, w = l.flatten_from
+                        d["flat"] = np.empty((n, l.n_in), self.dtype)
+                        d["gin4"] = np.empty((c, n, h, w), self.dtype)
+                else:
+                    d = l.buffers(n, self.dtype, need_grad_x=i > 0)
+                    if l.kind == "pool":
+                        d["z"] = d["a"].reshape(d["a"].shape[0], -1)
+                        d["delta"] = None
+                if l.activation == "relu":
+                    d["mask"] = np.empty(d["z"].shape, bool)
+                dicts.append(d)
+            bufs = [(d["z"], d["a"] if l.kind != "pool" else d["z"], d.get("delta"))
+                    for l, d in zip(self.layers, dicts)]
+            entry = self._buffers[n] = (bufs, dicts)
+        return entry
 
     # -- forward / backward -----------------------------------------------------------
     def forward(self, X, dropout=0.0, rng=None):
@@ -253,11 +397,36 @@ class Network:
 
         With ``dropout > 0`` (training), hidden activations are zeroed with that
         probability and the rest scaled by ``1 / (1 - dropout)``; the masks are kept for
-        the backward pass. The returned arrays are reused by the next call.
+        the backward pass. The returned arrays are reused by the next call. Conv and pool
+        outputs come as (n, C·H·W) channel-major copies (a pool's z is its output).
         """
-        return [(z, a) for z, a, _ in self._forward(X, dropout, rng)]
+        bufs = self._forward(X, dropout, rng)
+        if not self.spatial:
+            return [(z, a) for z, a, _ in bufs]
+        n = X.shape[0]
+        out = []
+        for layer, (z, a, _) in zip(self.layers, bufs):
+            if layer.kind != "dense":
+                z, a = (self._channel_major(v, layer, n) for v in (z, a))
+            out.append((z, a))
+        return out
+
+    @staticmethod
+    def _channel_major(v, layer, n):
+        c, h, w = layer.out_shape
+        return np.ascontiguousarray(v.reshape(c, n, h, w).transpose(1, 0, 2, 3)).reshape(n, -1)
+
+    def feature_maps(self, X):
+        """The output of every conv and pool layer for inputs ``X``: a list of
+        ``(layer index, array (n, C, H, W))``."""
+        X = self._as_input(X)
+        outs = self.layer_outputs(X)
+        return [(i, a.reshape(X.shape[0], *l.out_shape)) for i, (l, (_, a))
+                in enumerate(zip(self.layers, outs)) if l.kind != "dense"]
 
     def _forward(self, X, dropout=0.0, rng=None):
+        if self.spatial:
+            return self._forward_spatial(X, dropout, rng)
         bufs, work = self._entry(X.shape[0])
         self._masks = masks = []
         a, last = X, self.layers[-1]
@@ -270,8 +439,74 @@ class Network:
                 masks.append(keep)
         return bufs
 
+    def _forward_spatial(self, X, dropout=0.0, rng=None):
+        n = X.shape[0]
+        bufs, dicts = self._spatial_entry(n)
+        self._masks = masks = {}
+        c, h, w = self.input_shape
+        a = X.reshape(n, c, h, w).transpose(1, 0, 2, 3)      # channel-first view, no copy
+        last = self.layers[-1]
+        for i, (layer, d) in enumerate(zip(self.layers, dicts)):
+            if layer.kind == "dense":
+                if layer.flatten_from is not None:             # channel-major, as torch.flatten
+                    np.copyto(d["flat"].reshape(n, *layer.flatten_from), a.transpose(1, 0, 2, 3))
+                    a = d["flat"]
+                d["x"] = a
+                a = layer.forward(a, d["z"], d["a"], d["work"])
+            else:
+                a = layer.forward(a, d)
+            if dropout > 0 and layer.weights is not None and layer is not last:
+                # a copy, so that the activation's derivative still sees f(z)
+                keep = (rng.random(a.shape) >= dropout).astype(self.dtype)
+                keep *= self.dtype.type(1.0 / (1.0 - dropout))
+                a = a * keep
+                masks[i] = keep
+        return bufs
+
+    def _backward_spatial(self, X, Y, loss, l2):
+        n = X.shape[0]
+        bufs, dicts = self._spatial_entry(n)
+        layers, masks = self.layers, self._masks
+        z, a, delta = bufs[-1]
+        if loss == "cross_entropy" and layers[-1].activation == "softmax":
+            value = self._softmax_cross_entropy(z, a, Y, delta, dicts[-1]["work"])
+        else:
+            value, d = LOSSES[loss](z, a, Y, layers[-1].activation)
+            delta[...] = d
+        for i in range(len(layers) - 1, -1, -1):
+            layer, d = layers[i], dicts[i]
+            if layer.kind == "dense":
+                g = layer.backward(d["x"], delta, d["gin"], d["work"])
+                if g is not None and layer.flatten_from is not None:
+                    c, h, w = layer.flatten_from
+                    np.copyto(d["gin4"], g.reshape(n, c, h, w).transpose(1, 0, 2, 3))
+                    g = d["gin4"]
+            else:
+                g = layer.backward(delta, d)
+            if i == 0:
+                break
+            prev, pd = layers[i - 1], dicts[i - 1]
+            if prev.weights is None:                # a pool: its output gradient goes straight in
+                delta = g
+                continue
+            g = g.reshape(pd["z"].shape)
+            if i - 1 in masks:
+                g *= masks[i - 1].reshape(g.shape)
+            if prev.activation == "relu":
+                np.greater(pd["z"], 0, out=pd["mask"])
+                g *= pd["mask"]
+            elif prev.activation != "linear":
+                g *= ACTIVATIONS[prev.activation][1](pd["z"], pd["a"])
+            delta = g
+        if l2:
+            for layer in self.param_layers:
+                layer._dW += self.dtype.type(l2) * layer.weights
+        return value
+
     def backward(self, X, Y, loss="cross_entropy", l2=0.0):
         """Fill ``self.grads`` after :meth:`forward` on ``X``; return the data loss."""
+        if self.spatial:
+            return self._backward_spatial(X, Y, loss, l2)
         bufs, work = self._entry(X.shape[0])
         layers, masks = self.layers, self._masks
         z, a, delta = bufs[-1]
@@ -319,11 +554,12 @@ class Network:
         return self.backward(X, Y, loss, l2)
 
     def gradients(self, X, Y, loss="cross_entropy", l2=0.0):
-        """Return ``[(dW, db), ...]`` (copies) of the mean loss over ``X`` (n, n_in)."""
+        """Return ``[(dW, db), ...]`` (copies) of the mean loss over ``X`` (n, n_in), one
+        pair per layer with weights (``param_layers``)."""
         X, Y = self._as_input(X), np.asarray(Y, self.dtype)
         check_loss(loss, self.activations[-1])
         self.loss_and_grads(X, Y, loss, l2)
-        return [(l._dW.copy(), l._db.copy()) for l in self.layers]
+        return [(l._dW.copy(), l._db.copy()) for l in self.param_layers]
 
     def loss(self, X, Y, loss="cross_entropy", batch=4096):
         """Mean data loss over ``X``, evaluated in batches."""
@@ -352,6 +588,6 @@ class Network:
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim == 1:
             X = X[None, :]
-        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
-            raise ValueError(f"input must have shape (n, {self.sizes[0]}), got {X.shape}")
+        if X.ndim != 2 or X.shape[1] != self.n_in:
+            raise ValueError(f"input must have shape (n, {self.n_in}), got {X.shape}")
         return X

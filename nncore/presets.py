@@ -1,5 +1,6 @@
 """Named presets: every network of the classic tutorials, faithful to its text, plus a
-modern variant of each MNIST one, and the per-dataset defaults of the CLI and app.
+modern variant of each MNIST one, small convolutional nets, and the per-dataset defaults
+of the CLI and app.
 
 The tutorials' "error = target - output" updates are the gradient of half the summed
 squared error, so their learning rates are used as printed with ``loss="sse"``.
@@ -11,6 +12,8 @@ from .datasets import get_spec
 
 MODERN = dict(activations=None, init="auto", loss="cross_entropy", optimizer="adam", lr=0.001,
               batch="mini", batch_size=64, biases=True, shuffle=True)
+
+LENET = ["conv 8@5x5", "pool 2", "conv 16@5x5", "pool 2", 64]
 
 PRESETS = {
     "xor_9line": dict(
@@ -96,6 +99,21 @@ PRESETS = {
         expected=">= 95% on the held-out digits in 20 epochs",
         config=dict(dataset="mnist_sample", dataset_options={"augment_shift": 2},
                     hidden=[256, 128], epochs=20, **MODERN)),
+    "mnist_cnn": dict(
+        description="a small LeNet: conv 8@5x5, pool 2, conv 16@5x5, pool 2, 64, ReLU, Adam 1e-3, "
+                    "batches of 64, 10 epochs",
+        expected=">= 98% on the held-out digits in 10 epochs",
+        config=dict(dataset="mnist_sample", hidden=LENET, epochs=10, **MODERN)),
+    "fashion_cnn": dict(
+        description="the same small LeNet on the full Fashion-MNIST (Debian's "
+                    "dataset-fashion-mnist or a folder of IDX files): 10 epochs",
+        expected=">= 91% on the 10,000 test images in 10 epochs",
+        config=dict(dataset="fashion_mnist", hidden=LENET, epochs=10, **MODERN)),
+    "digits_cnn": dict(
+        description="8x8 digits through conv 16@3x3, pool 2, 32, ReLU, Adam 1e-3, batches of 32",
+        expected="~97-98% on the held-out digits in 40 epochs",
+        config=dict(dataset="digits", hidden=["conv 16@3x3", "pool 2", 32], epochs=40,
+                    **{**MODERN, "batch_size": 32})),
 }
 
 # Modern settings per kind of dataset: what `train --dataset NAME` and the app start from.

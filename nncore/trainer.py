@@ -10,7 +10,7 @@ import numpy as np
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
 from .losses import LOSSES
-from .network import Network
+from .network import Network, count_params
 from .optimizers import make_optimizer
 
 EXACT_TRAIN_EVAL_MAX = 20_000   # above this many samples the train metrics are running means
@@ -35,6 +35,23 @@ def load_run_data(config: RunConfig) -> Dataset:
                         config.dtype)
 
 
+def network_sizes(config: RunConfig, data: Dataset) -> list:
+    """The layer list of a run's network: ``[n_in, *hidden, n_out]``, or with conv and pool
+    layers ``["CxHxW", *hidden, n_out]`` from the data's image shape. Raises ValueError
+    when conv/pool layers meet data that are not images, or do not fit them."""
+    if not config.spatial:
+        return [data.n_in, *config.hidden, data.n_out]
+    first = next(h for h in config.hidden if isinstance(h, str))
+    shape = data.image_shape
+    if shape is None or len(shape) != 2 or data.n_in % (shape[0] * shape[1]):
+        raise ValueError(f"{first!r} needs images, but the dataset {data.name} has {data.n_in} "
+                         f"flat inputs ({data.kind} data): use dense layers only (numbers)")
+    c = data.n_in // (shape[0] * shape[1])
+    sizes = [f"{c}x{shape[0]}x{shape[1]}", *config.hidden, data.n_out]
+    count_params(sizes)          # raises naming the layer that does not fit
+    return sizes
+
+
 def check_data(data: Dataset):
     """Raise ValueError naming what is wrong with a dataset's arrays for training."""
     shapes = {k: np.shape(getattr(data, k)) for k in Dataset.ARRAYS}
@@ -50,6 +67,10 @@ def check_data(data: Dataset):
     if shapes["X_test"][1:] != shapes["X_train"][1:] or shapes["Y_test"][1:] != shapes["Y_train"][1:]:
         raise ValueError(f"dataset {data.name}: test arrays {shapes['X_test']}, {shapes['Y_test']} "
                          f"do not match the training arrays {shapes['X_train']}, {shapes['Y_train']}")
+
+
+class _Stopped(Exception):
+    """Raised between batches when ``run_epoch``'s ``stop`` asks for it."""
 
 
 class Diverged(RuntimeError):
@@ -139,7 +160,7 @@ class Trainer:
         check_data(data)
         self.data = data.astype(config.dtype)
         self.rng = np.random.default_rng(run_ss)
-        sizes = [data.n_in, *config.hidden, data.n_out]
+        sizes = network_sizes(config, data)
         self.network = Network(sizes, config.layer_activations(data.n_out, data.target),
                                config.biases, config.init, self.rng, config.dtype)
         self.optimizer = self._new_optimizer()
@@ -171,8 +192,13 @@ class Trainer:
                 or (cfg.target_loss is not None and self.epoch > 0 and last.train_loss <= cfg.target_loss))
 
     # -- one epoch -------------------------------------------------------------------
-    def run_epoch(self) -> EpochRecord:
+    def run_epoch(self, stop=None) -> EpochRecord | None:
         """Train one epoch (``passes_per_epoch`` passes over the data) and record it.
+
+        ``stop``: a callable asked between batches; once it returns True the partial epoch
+        is discarded (weights, gradients, optimiser state, random stream and iteration
+        count as they were before it) and None is returned, so training on later gives
+        the same run, bit for bit, as if it had never been interrupted.
 
         Raises :class:`Diverged` (weights and optimiser state restored to the last
         epoch) if the loss or the weights stop being finite.
@@ -180,13 +206,21 @@ class Trainer:
         net, opt, cfg = self.network, self.optimizer, self.config
         lr = opt.lr = cfg.lr_at(self.epoch)
         good_params, good_state = net.params.copy(), opt.state_dict()
+        if stop is not None:
+            good_grads, good_rng = net.grads.copy(), copy.deepcopy(self.rng.bit_generator.state)
         start, its0, running = time.perf_counter(), self.iterations, [0.0, 0.0, 0]
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for _ in range(cfg.passes_per_epoch):
-                    self._one_pass(running)
+                    self._one_pass(running, stop)
         except FloatingPointError as exc:
             self._diverged(str(exc), lr, good_params, good_state, its0)
+        except _Stopped:
+            net.params[...], net.grads[...] = good_params, good_grads
+            opt.load_state_dict(good_state)
+            self.rng.bit_generator.state = good_rng
+            self.iterations = its0
+            return None
         seconds = time.perf_counter() - start
         samples = self.data.X_train.shape[0] * cfg.passes_per_epoch
         self.epoch += 1
@@ -234,7 +268,7 @@ class Trainer:
     def _batch_size(self, n):
         return {"full": n, "online": 1}.get(self.config.batch, min(self.config.batch_size, n))
 
-    def _one_pass(self, running):
+    def _one_pass(self, running, stop=None):
         net, opt, cfg, data = self.network, self.optimizer, self.config, self.data
         X = data.augmented(self.rng) if data.augment_shift else data.X_train
         Y = data.Y_train
@@ -247,6 +281,8 @@ class Trainer:
         needs_grads = getattr(opt, "needs_gradients", True)
         count_correct = n > EXACT_TRAIN_EVAL_MAX   # else the epoch ends with an exact evaluation
         for s in range(0, n, bs):
+            if stop is not None and stop():
+                raise _Stopped
             m = min(bs, n - s)
             if order is None:
                 xb, yb = X[s:s + m], Y[s:s + m]
@@ -300,8 +336,8 @@ class Trainer:
         return EpochRecord(
             self.epoch, float(train[0]), float(test[0]), float(train[1]), float(test[1]),
             seconds, speed, iterations, self.config.lr_at(0) if lr is None else lr,
-            [float(np.linalg.norm(l.weights)) for l in net.layers],
-            [float(np.linalg.norm(l._dW)) for l in net.layers])
+            [float(np.linalg.norm(l.weights)) for l in net.param_layers],
+            [float(np.linalg.norm(l._dW)) for l in net.param_layers])
 
     def _new_optimizer(self):
         """A fresh optimiser for this run's network and settings (perturbation draws its

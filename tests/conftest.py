@@ -1,7 +1,7 @@
-"""Test-wide settings: crash checkpoints of test sessions go to a temporary folder.
+"""Test-wide settings: the run store of test sessions is a temporary SQLite file.
 
-The app checkpoints every session's run (dashboard/checkpoint.py) into ``runs/`` or
-``$NNCORE_RUNS_DIR``; AppTest and browser sessions must not leave runs there that a real
+The app saves every session's run to the run store (dashboard/runstore.py), by default
+``runs/runs.sqlite``; AppTest and browser sessions must not leave runs there that a real
 ``streamlit run`` would then offer to resume.
 """
 import os
@@ -12,7 +12,7 @@ _RUNS = tempfile.mkdtemp(prefix="nncore-test-runs-")
 
 
 def pytest_configure(config):
-    os.environ["NNCORE_RUNS_DIR"] = _RUNS
+    os.environ["NNCORE_RUN_STORE"] = "sqlite:///" + os.path.join(_RUNS, "runs.sqlite")
 
 
 def pytest_unconfigure(config):

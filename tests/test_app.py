@@ -1,6 +1,7 @@
 """AppTest: every page and the main flows of the dashboard, without a browser."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -9,8 +10,9 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import figures, state
+from dashboard import admit, figures, limits, state
 from nncore import Trainer, load_dataset, predict
+from nncore.network import count_params
 from nncore.presets import default_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -230,7 +232,8 @@ def test_preset_fills_the_setup_and_offers_the_modern_variant():
 
 
 def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeypatch):
-    monkeypatch.setattr(state, "HISTORY_BUDGET", 12 * 2 * 4 * 202)   # 12 epochs of 2-16-8-2
+    monkeypatch.setattr(state, "LIMITS", limits.replace(state.LIMITS, history_bytes=12 * 2 * 4 * 202))
+    # (12 epochs of 2-16-8-2)
     at = start(PAGES[1])
     at.sidebar.number_input(key="sb_epochs").set_value(20).run()
     click(at, "btn_train_n")
@@ -253,7 +256,7 @@ def test_thinned_history_is_said_and_the_slider_offers_the_stored_epochs(monkeyp
 
 def test_a_network_too_large_for_the_app_is_refused_with_its_size():
     h = int(state.LIMITS.max_params ** 0.5) + 100
-    n = state.count_params([2, h, h, 2])
+    n = count_params([2, h, h, 2])
     at = start()
     at.text_input(key="sb_hidden").input(f"{h}, {h}").run()
     ok(at)
@@ -433,7 +436,7 @@ def test_sessions_on_the_same_data_share_one_read_only_copy():
 
 
 def test_shared_data_keeps_within_its_byte_budget():
-    shared = state._SharedData(size=6, max_bytes=10 * 2**20)
+    shared = admit._SharedData(size=6, max_bytes=10 * 2**20)
     cfg = default_config("mnist_sample", hidden=[8], dataset_options={"limit": 300})
     for seed in range(4):                       # about 3.9 MB each
         shared.get(cfg.replace(seed=seed), lambda s=seed: load_dataset(
@@ -576,3 +579,39 @@ def test_the_train_page_scrubs_its_data_view_back_and_marks_the_curves():
     assert any(t.startswith("Decision boundary at epoch 4") for t in titles(at))
     loss = next(c for c in charts(at) if c["layout"]["title"]["text"] == "Loss")
     assert not loss["layout"].get("shapes")
+
+
+def test_play_trains_frame_by_frame_and_pause_stops_on_one_epoch_shown_everywhere():
+    at = start()
+    assert at.button(key="btn_play").label == "Play"
+    click(at, "btn_play")
+    assert at.session_state[state.EPOCHS_LEFT] > 0
+    assert at.button(key="btn_pause").label == "Pause"    # Pause takes Play's place
+    seen = [trainer(at).epoch]
+    for _ in range(3):                             # AppTest does not tick run_every: step it
+        at.run()
+        ok(at)
+        seen.append(trainer(at).epoch)
+        assert epoch_metric(at) == str(seen[-1])
+    assert seen == sorted(seen) and seen[-1] > seen[0] > 0
+    click(at, "btn_pause")
+    paused = trainer(at).epoch
+    assert at.session_state[state.EPOCHS_LEFT] == 0 and at.button(key="btn_play").label == "Play"
+    at.run()
+    ok(at)
+    assert trainer(at).epoch == paused and epoch_metric(at) == str(paused)
+    assert at.select_slider(key="epoch_slider").value == paused
+    assert any(t.startswith(f"Decision boundary at epoch {paused} ") for t in titles(at))
+    assert any(i.value == f"Paused at epoch {paused}." for i in at.info)
+
+
+def test_an_unchanged_loss_says_no_change_in_grey():
+    at = start(dataset="xor")
+    tr = trainer(at)
+    tr.records.append(dataclasses.replace(tr.records[-1], epoch=1))
+    tr.epoch = 1
+    at.run()
+    ok(at)
+    loss = next(m for m in at.metric if m.label == "Train loss")
+    assert loss.proto.delta == "no change" and "color: GRAY" in str(loss.proto)
+    assert "direction: NONE" in str(loss.proto)                   # no red arrow

@@ -37,12 +37,14 @@ def test_environment_overrides_and_bad_values():
 def test_every_preset_fits_the_hosted_limits():
     from nncore.presets import PRESETS, preset_config
     from nncore.datasets import load_dataset
+    from nncore.network import count_params
+    from nncore.trainer import network_sizes
     h = limits.HOSTED
     for name in PRESETS:
         cfg = preset_config(name)
         data = load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(0), cfg.dtype)
-        sizes = [data.n_in, *cfg.hidden, data.n_out]
-        n = sum(i * o + o for i, o in zip(sizes, sizes[1:]))
+        sizes = network_sizes(cfg, data)        # conv presets: ['1x28x28', 'conv ...', ...]
+        n = count_params(sizes)
         limits.check_network(sizes, n, h)
         limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, h)
         assert cfg.epochs <= h.max_epochs_per_run, name
@@ -230,3 +232,121 @@ def test_the_dashboard_keeps_nothing_in_shared_caches():
     import pathlib
     root = pathlib.Path(__file__).resolve().parent.parent / "dashboard"
     assert [p.name for p in root.rglob("*.py") if "cache_resource" in p.read_text()] == []
+
+
+# -- admitting a run: limits against what is built, before building it -------------------------
+def _idx_server_folder(tmp_path, monkeypatch, n_train):
+    """A server whose default IDX folder (``NNCORE_DATA_DIR``) holds ``n_train`` 5x5 images."""
+    from test_datasets import write_idx
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, 5, 5)), 3)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(n_train) % 10, 1)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (10, 5, 5)), 3)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(10), 1)
+    monkeypatch.setenv("NNCORE_DATA_DIR", str(tmp_path))
+
+
+def _count_builds(monkeypatch):
+    from nncore import datasets
+    built = []
+    real = datasets.load_idx_folder
+    monkeypatch.setattr(datasets, "load_idx_folder", lambda folder: built.append(folder) or real(folder))
+    datasets._read_idx_cached.cache_clear()
+    return built
+
+
+def test_a_dataset_over_the_limit_is_refused_before_it_is_built(tmp_path, monkeypatch):
+    from dashboard import admit
+    _idx_server_folder(tmp_path, monkeypatch, 30)
+    built = _count_builds(monkeypatch)
+    lim = limits.replace(limits.HOSTED, max_train_samples=20)
+    cfg = default_config("fashion_mnist").replace(hidden=[4])
+    with pytest.raises(admit.DataError, match="30 training samples.*at most 20"):
+        admit.admit_config(cfg, lim)
+    assert built == []                                  # the IDX header told, nothing was read
+    tr = admit.admit_config(cfg.replace(dataset_options={"limit": 20}), lim)
+    assert tr.data.X_train.shape == (20, 25) and len(built) == 1
+
+
+def test_a_file_that_lies_about_its_size_is_checked_against_the_data(tmp_path, monkeypatch):
+    import json
+    from dashboard import admit
+    from nncore import snapshot
+    _idx_server_folder(tmp_path, monkeypatch, 30)
+    run = Trainer(default_config("fashion_mnist").replace(hidden=[4]))
+    run.fit(1)
+    doc = json.loads(snapshot.dumps(run))
+    doc["data"]["n_train"] = 5                          # the file's claim
+    snap = snapshot.loads(json.dumps(doc))
+    built = _count_builds(monkeypatch)
+    lim = limits.replace(limits.HOSTED, max_train_samples=20)
+    with pytest.raises(snapshot.SnapshotError, match="30 training samples.*at most 20"):
+        admit.admit_snapshot(snap, lim)
+    assert built == []
+    assert admit.admit_snapshot(snap, limits.LOCAL).epoch == 1
+
+
+def test_every_way_in_admits_through_one_check(monkeypatch):
+    """The sidebar's setup, a loaded file and a checkpoint all meet the same limits."""
+    from dashboard import admit, checkpoint
+    from nncore import snapshot
+    seen = []
+    real = limits.check_run
+    monkeypatch.setattr(limits, "check_run", lambda *a, **k: seen.append(a[1]) or real(*a, **k))
+    cfg = default_config("xor")
+    tr = admit.admit_config(cfg, limits.LOCAL)
+    tr.fit(1)
+    admit.admit_snapshot(snapshot.loads(snapshot.dumps(tr)), limits.LOCAL)
+    monkeypatch.setattr(checkpoint, "read", lambda path, lim: snapshot.loads(snapshot.dumps(tr)))
+    checkpoint.load("any.json", limits.LOCAL)
+    assert seen == [tr.network.sizes] * 3
+
+
+def test_multiply_adds_count_the_products_of_a_forward_pass():
+    from nncore.network import Network, count_params, multiply_adds
+    sizes = [784, 700, 64, 10]
+    assert multiply_adds(sizes) == 784 * 700 + 700 * 64 + 64 * 10
+    assert multiply_adds(sizes) == count_params(sizes, False)
+    net = Network([3, 4, 2], ["relu", "softmax"], True, "he", np.random.default_rng(0))
+    assert multiply_adds(net.sizes) == sum(layer.weights.size for layer in net.layers)
+
+
+def test_the_work_of_an_epoch_is_bounded_by_its_cost_not_its_parameters():
+    """784-700-64-10 has fewer parameters than the limit, but one sample at a time and five
+    passes over 4,000 images it held a core for over a minute per epoch."""
+    from dashboard import admit
+    h = limits.HOSTED
+    cfg = default_config("mnist_sample").replace(hidden=[700, 64], batch="online", passes_per_epoch=5,
+                                                 activations=None)
+    with pytest.raises(ValueError, match="multiply-adds.*a limit.*larger batches"):
+        admit.admit_config(cfg, h)
+    fine = cfg.replace(batch="mini", batch_size=64, passes_per_epoch=1)
+    assert admit.admit_config(fine, h).network.n_params < h.max_params
+    small = limits.epoch_work([784, 32, 10], 4000, 1, 1)      # a tutorial's online network
+    assert small < h.max_epoch_work
+    assert limits.epoch_work([784, 700, 64, 10], 4000, 5, 1) > 100 * limits.epoch_work(
+        [784, 700, 64, 10], 4000, 1, 64)
+
+
+def test_hosted_app_checks_the_cost_of_each_click(hosted_app):
+    at = hosted_app
+    at.selectbox(key="sb_dataset").set_value("mnist_sample").run()
+    at.text_input(key="sb_hidden").input("700, 64").run()
+    assert at.session_state["trainer"].network.sizes == [784, 700, 64, 10]
+    at.radio(key="sb_batch").set_value("online").run()
+    at.number_input(key="sb_passes_per_epoch").set_value(5).run()
+    at.button(key="btn_train_1").click().run()
+    assert not at.exception
+    assert at.session_state["trainer"].epoch == 0
+    assert "multiply-adds" in _errors(at)
+
+
+def test_hosted_mode_caps_the_depth(hosted_app):
+    from dashboard import admit
+    with pytest.raises(ValueError, match="1,000 hidden layers; this hosted demo trains at most 16"):
+        admit.admit_config(default_config("moons").replace(hidden=[2] * 1000, activations=None),
+                           limits.HOSTED)
+    at = hosted_app
+    at.text_input(key="sb_hidden").input(", ".join(["2"] * 1000)).run()
+    assert not at.exception and "hidden layers" in _errors(at)
+    assert at.session_state["trainer"].network.sizes == [2, 16, 8, 2]

@@ -301,3 +301,31 @@ def test_a_copy_of_a_run_goes_on_exactly_like_the_run():
         ref.fit(5)
         twin.fit(2)
         assert twin.network.params.tobytes() == ref.network.params.tobytes()
+
+
+@pytest.mark.parametrize("optimizer,extra", [("adam", {}), ("perturb", {}),
+                                             ("sgd", {"dropout": 0.2})])
+def test_an_epoch_stopped_between_batches_is_discarded_and_the_run_goes_on_exactly(optimizer,
+                                                                                     extra):
+    cfg = default_config("moons").replace(optimizer=optimizer, batch_size=16, **extra)
+    whole, paused = Trainer(cfg), Trainer(cfg)
+    whole.fit(3)
+    paused.fit(1)
+    asked = []
+
+    def stop():                       # stop before the fourth batch of the second epoch
+        asked.append(1)
+        return len(asked) > 3
+    before = paused.state_dict()
+    assert paused.run_epoch(stop=stop) is None
+    after = paused.state_dict()
+    assert after["epoch"] == 1 and after["iterations"] == before["iterations"]
+    np.testing.assert_array_equal(after["params"], before["params"])
+    np.testing.assert_array_equal(after["grads"], before["grads"])
+    assert after["rng"] == before["rng"]
+    assert len(paused.records) == 2 and paused.history.epochs == [0, 1]
+    assert paused.run_epoch(stop=lambda: False) is not None     # never asked to stop
+    paused.fit(1)
+    np.testing.assert_array_equal(paused.network.params, whole.network.params)
+    assert paused.state_dict()["rng"] == whole.state_dict()["rng"]
+    assert [r.train_loss for r in paused.records] == [r.train_loss for r in whole.records]

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import compare, controls, figures, snapfile, state
 from dashboard.figures import predictions as pf
 from nncore import snapshot
-from nncore.text import size_text
+from nncore.text import shape_text, size_text
 
 log = logging.getLogger("dashboard")
 
@@ -57,7 +57,7 @@ def _runs_block(kept, names):
         with st.container(horizontal=True, vertical_alignment="center", key=f"compare_run_{i}"):
             st.button("Remove", key=f"compare_remove_{i}", on_click=compare.remove, args=(i,),
                       icon=":material/delete:")
-            st.text(f"{i + 1}. {name}: {run.config.dataset} {'-'.join(map(str, run.sizes))} at "
+            st.text(f"{i + 1}. {name}: {run.config.dataset} {shape_text(run.sizes)} at "
                     f"epoch {run.epoch} (from {run.source})")
 
 

@@ -55,12 +55,15 @@ def start_app(port=None, env=None, timeout=60.0):
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    runs = None if "NNCORE_RUNS_DIR" in (env or {}) else tempfile.mkdtemp(prefix="nncore-runs-")
+    # the test app's run store: a temporary SQLite file, not runs/runs.sqlite
+    store = (None if "NNCORE_RUN_STORE" in (env or {}) else
+             "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="nncore-runs-"), "runs.sqlite"))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **({"NNCORE_RUNS_DIR": runs} if runs else {}),
+                            env={**os.environ, **({"NNCORE_RUN_STORE": store} if store else {}),
                                  **(env or {})})
     proc.log_path = log.name
-    proc.runs_dir = runs     # the test app's crash checkpoints: a temporary folder, not runs/
+    proc.run_store = store or env["NNCORE_RUN_STORE"]
+    proc.runs_dir = os.path.dirname(store[len("sqlite:///"):]) if store else None
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

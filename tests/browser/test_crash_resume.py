@@ -1,12 +1,12 @@
 """Crash safety for real: train in the browser, kill -9 the server mid-run, start it again,
-click Resume, and get the run back at its last checkpointed epoch, bit for bit."""
+click Resume, and get the run back at its last stored epoch, bit for bit."""
 import os
 import time
 
 import numpy as np
 import pytest
 
-from dashboard import checkpoint, limits
+from dashboard import limits, runstore
 from nncore import Trainer
 
 from appdriver import (free_port, metric_value, open_app, page_problems, screenshot, set_text,
@@ -23,10 +23,17 @@ def wait_epoch(page, want, timeout=30_000):
     wait_idle(page)
 
 
-def only_checkpoint(folder):
-    found = checkpoint.list_checkpoints(folder)
-    assert len(found) == 1, found
-    return found[0]
+def only_run(url):
+    """The one run in the app's store, as a Trainer (read as another process would)."""
+    store = runstore.RunStore(runstore.Settings(url=url, ttl_s=3600, total_bytes=2**30,
+                                                history_bytes=0, protect_interrupted=True),
+                              writer="test")
+    try:
+        found = store.runs()
+    finally:
+        store.close()
+    assert len(found) == 1, [r.summary for r in found]
+    return runstore.read_trainer(found[0].body, limits.LOCAL)
 
 
 def assert_same(a, b):
@@ -38,8 +45,8 @@ def assert_same(a, b):
 
 
 def test_kill_9_mid_run_then_resume(browser, tmp_path, shots_dir):
-    runs = str(tmp_path / "runs")
-    env = {"NNCORE_HOSTED": "0", "NNCORE_RUNS_DIR": runs}
+    runs = "sqlite:///" + str(tmp_path / "runs.sqlite")
+    env = {"NNCORE_HOSTED": "0", "NNCORE_RUN_STORE": runs}
     port = free_port()
     proc, url = start_app(port=port, env=env)
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -54,7 +61,7 @@ def test_kill_9_mid_run_then_resume(browser, tmp_path, shots_dir):
         for e in (1, 2):
             page.get_by_role("button", name="Train 1 epoch", exact=True).click()
             wait_epoch(page, e)
-        assert checkpoint.load(only_checkpoint(runs).path, limits.LOCAL).epoch == 2
+        assert only_run(runs).epoch == 2
 
         # a long run; kill -9 the server while it trains
         set_text(page, "Epochs per run", "3000")
@@ -63,16 +70,16 @@ def test_kill_9_mid_run_then_resume(browser, tmp_path, shots_dir):
         page.get_by_role("button", name="Train 3000 epochs").click()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if checkpoint.load(only_checkpoint(runs).path, limits.LOCAL).epoch >= 10:
+            if only_run(runs).epoch >= 10:
                 break
             time.sleep(0.1)
         proc.kill()                        # SIGKILL: no shutdown handler runs
         proc.wait(10)
-        saved = checkpoint.load(only_checkpoint(runs).path, limits.LOCAL)
+        saved = only_run(runs)
         k = saved.epoch
-        assert 10 <= k < 3002, k            # killed mid-run, after some checkpoints
+        assert 10 <= k < 3002, k            # killed mid-run, after some saves
 
-        # start again: the app offers the run and resumes it at its last checkpoint
+        # start again: the app offers the run and resumes it at its last stored epoch
         proc, url = start_app(port=port, env=env)
         open_app(page, url)
         banner = page.get_by_test_id("stVerticalBlock").filter(
@@ -89,15 +96,14 @@ def test_kill_9_mid_run_then_resume(browser, tmp_path, shots_dir):
         assert page_problems(page) == []
         screenshot(page, os.path.join(shots_dir, "crash-2-resumed.png"), full_page=False)
 
-        # the run was moved to the new session's checkpoint, unchanged
-        moved = only_checkpoint(runs)
-        resumed = checkpoint.load(moved.path, limits.LOCAL)
+        # the run was moved to the new session's row in the store, unchanged
+        resumed = only_run(runs)
         assert_same(resumed, saved)
 
         # and carries on exactly as an uninterrupted run of the same setup
         page.get_by_role("button", name="Train 1 epoch", exact=True).click()
         wait_epoch(page, k + 1)
-        after = checkpoint.load(only_checkpoint(runs).path, limits.LOCAL)
+        after = only_run(runs)
         straight = Trainer(saved.config)
         for _ in range(k + 1):
             straight.run_epoch()
