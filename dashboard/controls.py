@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import autosave, limits, plaintext, state
+from dashboard import autosave, compare, limits, plaintext, state
 
 FRAME_S = 0.1        # the browser asks for the next frame this long after the last one
 SLICE_S = 0.06       # each frame trains at least this long (whole epochs) ...
@@ -235,6 +235,7 @@ def _panel(body, running):
     tr = state.get_trainer()
     if not running:
         _header(tr, running)
+    compare.add_button(running)       # keep this run for the Compare page
     if running and (tr.records[-1].seconds if tr.epoch else _first_epoch_s(tr)) >= SLICE_S:
         bar, numbers = st.empty(), st.empty()    # slow epochs: say what trains before it does
         _progress(bar, tr, training=True)

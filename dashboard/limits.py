@@ -43,6 +43,8 @@ class Limits:
     allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
     checkpoints: bool             # offer to resume a run an earlier server left (local crash resume)
     blas_threads: int | None = None   # BLAS threads per matrix product (None: BLAS's default)
+    max_compare_runs: int = 8     # runs kept side by side (Add to comparison) per session
+    compare_bytes: int = 128 * 2**20  # ... and their bytes (latest weights, curves, pictures)
 
     def describe(self) -> list[str]:
         """One line per limit, for people."""
@@ -58,7 +60,9 @@ class Limits:
                  "thinned (every other one dropped; their curves stay)",
                  f"images up to {size_text(self.max_upload_bytes)} and "
                  f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload",
-                 f"training-state files up to {size_text(self.max_snapshot_bytes)}"]
+                 f"training-state files up to {size_text(self.max_snapshot_bytes)}",
+                 f"{self.max_compare_runs} runs side by side on the Compare page, "
+                 f"{size_text(self.compare_bytes)} in all"]
         if not self.allow_paths:
             lines.append("no datasets read from the server's files (CSV path, IDX folder)")
         return lines
@@ -100,7 +104,8 @@ HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
                 max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,
-                checkpoints=False, blas_threads=1)
+                checkpoints=False, blas_threads=1, max_compare_runs=4,
+                compare_bytes=10 * 2**20)
 
 
 def is_hosted(environ=os.environ) -> bool:
