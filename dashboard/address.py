@@ -300,7 +300,7 @@ def _read_lesson(link, texts, bad):
             bad("page", f"no page {texts['page'][:30]!r}; pages: {', '.join(PAGES)}")
     for key, limit in (("title", MAX_TITLE), ("note", MAX_NOTE)):
         if key in texts:
-            text = clean(texts[key]).strip()
+            text = "\n".join(clean(line).rstrip() for line in texts[key].splitlines()).strip()
             if len(text) > limit:
                 bad(key, f"is {len(text):,} characters long (at most {limit})")
             else:
