@@ -69,11 +69,8 @@ def check_before_building(cfg: RunConfig, lim, sizes=None):
         return
     n_train, n_in = size
     limits.check_data(cfg.dataset, n_train, cfg.passes_per_epoch, lim)
-    if sizes is None and cfg.spatial:
-        side = round(n_in ** 0.5)         # conv layers: square grey images, until the data say
-        if side * side != n_in:
-            return                        # checked on the built data (check_run)
-        sizes = [f"1x{side}x{side}", *cfg.hidden, 1]
+    if sizes is None and cfg.spatial:      # conv layers need the image shape: checked once built
+        return
     limits.check_work(sizes or [n_in, *cfg.hidden, 1], n_train, cfg, lim)
 
 

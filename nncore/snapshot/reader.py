@@ -19,6 +19,7 @@ from ..text import size_text
 from ..trainer import EpochRecord, Trainer, load_run_data
 from .codec import _compact, _payload, _readable
 from .export import data_fingerprint
+from . import consistency
 from .format import DEFAULT_MAX_BYTES, FORMAT, RECORD_FLOATS, SCHEMA_PATH, SCHEMA_V2_PATH, VERSIONS, SnapshotError, V1_CONFIG_FIELDS, VERSION, _big, _check_type, _count, _epoch_list, _fmt, _get, _kind, _metric, _obj, _opt, _short, _text
 from .guards import _gunzip, parse_json
 from .layers import input_size, layer_table, layout, output_sizes
@@ -311,6 +312,8 @@ class _Reader:
         probe_src = _opt(probe_doc, "source", "probe", str, "")
         states = self._states(states_doc, sizes, biases, records, epoch)
         resume = self._resume(resume_doc, opt_doc, opt_state_doc, cfg, epoch, records)
+        consistency.check_latest_state(states, resume)
+        consistency.check_optimizer_state(resume, cfg.optimizer)
         return Snapshot(cfg, sizes, acts, biases, inp, out, data_name, fp, n_train, n_test,
                         probe_in, probe_t, _text(probe_src, "probe.source"), states, records, resume,
                         _text(encoding, "encoding"), created and _text(created, "created"), export,
@@ -394,6 +397,7 @@ class _Reader:
             if len(vals) != n_layers:
                 raise SnapshotError(f"{path}.{k}: expected {n_layers} values (one per layer), got {len(vals)}")
             out[k] = [_metric(vals, i, f"{path}.{k}") for i in range(n_layers)]
+        consistency.check_record_values(out, path)
         names = {f.name for f in fields(EpochRecord)}
         return EpochRecord(**{k: v for k, v in out.items() if k in names})
 
@@ -408,7 +412,8 @@ class _Reader:
                                     f"got {e} after {last}")
             last = e
             metrics = _get(s, "metrics", path, dict)
-            self._record(metrics, f"{path}.metrics", e, len(self.layout))
+            consistency.check_state_metrics(self._record(metrics, f"{path}.metrics", e, len(self.layout)),
+                                            records[e], path, f"records[{e}]")
             layers = _get(s, "layers", path, list)
             if len(layers) != len(self.layout):
                 raise SnapshotError(f"{path}.layers: expected {len(self.layout)} layers, got {len(layers)}")
