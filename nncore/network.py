@@ -537,7 +537,8 @@ class Network:
                 np.greater(pz, 0, out=mask)
                 np.multiply(grad_x, mask, out=grad_x)
             elif act != "linear":
-                grad_x *= ACTIVATIONS[act][1](pz, pa)
+                # dropout scaled pa in place: the derivative needs f(z) itself
+                grad_x *= ACTIVATIONS[act][1](pz, ACTIVATIONS[act][0](pz) if masks else pa)
             delta = grad_x
         layers[0].backward(X, delta, None, work[0])
         if l2:
