@@ -3,7 +3,6 @@ and block diagram, and the other pages unchanged."""
 from __future__ import annotations
 
 import pytest
-
 from test_app import charts, click, ok, start, titles, trainer
 
 HIDDEN = "conv 4@3x3, pool 2, 16"
@@ -21,7 +20,7 @@ def test_a_conv_net_trains_from_the_hidden_layers_text(trained):
     assert tr.network.sizes == ["1x8x8", "conv 4@3x3", "pool 2", 16, 10] and tr.epoch == 1
     labels = [s.label for s in trained.sidebar.selectbox]
     assert "Layer 1 activation (conv 4@3x3)" in labels and "Layer 2 activation" in labels
-    assert not any("Layer 3 activation" in l for l in labels)     # the pool has none
+    assert not any("Layer 3 activation" in label for label in labels)     # the pool has none
 
 
 def test_weights_page_shows_filters_feature_maps_and_blocks(trained):

@@ -40,8 +40,8 @@ def test_the_document_spells_out_layers_in_pytorch_layout():
     doc = json.loads(snapshot.dumps(tr, readable=True))
     assert doc["version"] == 2
     assert doc["network"]["sizes"] == ["1x8x8", "conv 4@3x3", "pool 2", 16, 10]
-    kinds = [(l["kind"], l["in_shape"], l["out_shape"], l.get("weights_shape"))
-             for l in doc["network"]["layers"]]
+    kinds = [(t["kind"], t["in_shape"], t["out_shape"], t.get("weights_shape"))
+             for t in doc["network"]["layers"]]
     assert kinds == [("conv", [1, 8, 8], [4, 6, 6], [4, 1, 3, 3]), ("pool", [4, 6, 6], [4, 3, 3], None),
                      ("dense", [4, 3, 3], [16], [36, 16]), ("dense", [16], [10], [16, 10])]
     state = doc["training_states"][-1]

@@ -3,9 +3,7 @@ draws its blocks, filters and feature maps."""
 import os
 
 import pytest
-
-from appdriver import (choose_option, open_app, page_problems, screenshot, set_text, wait_epoch,
-                       wait_idle)
+from appdriver import choose_option, open_app, page_problems, screenshot, set_text, wait_epoch, wait_idle
 
 pytestmark = pytest.mark.browser
 
