@@ -53,8 +53,7 @@ def open_linked_run(lim=None):
     try:
         stored = autosave.store().get(token)
         trainer = runstore.read_trainer(stored.body, lim, _data_for)
-    except runstore.RunGone as exc:
-        runlink.drop()
+    except runstore.RunGone as exc:      # the key stays until this session's run replaces it
         state.init_session()
         ss[state.NOTICE] = f"The run of this link cannot be opened: {exc.reason}. A new run starts here."
         return
@@ -66,7 +65,6 @@ def open_linked_run(lim=None):
         return
     except ValueError as exc:
         log.warning("linked run %s refused: %s", runstore.short_hash(token), exc)
-        runlink.drop()
         state.init_session()
         ss[state.NOTICE] = (f"The run of this link cannot be opened: {state.error_text(exc)}. "
                             "A new run starts here.")

@@ -303,8 +303,8 @@ def train_epochs(n=1, budget_s=None, stop=None) -> int:
             break
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
-    if done:
-        autosave.after_epoch(tr, final=True)
+    if done:      # the end of a click or of a whole run always saves; its slices are throttled
+        autosave.after_epoch(tr, final=ss.get(EPOCHS_LEFT, 0) - done <= 0)
     return done
 
 
