@@ -37,12 +37,18 @@ def test_environment_overrides_and_bad_values():
 def test_every_preset_fits_the_hosted_limits():
     from nncore.presets import PRESETS, preset_config
     from nncore.datasets import load_dataset
+    from nncore.network import count_params
+    from nncore.trainer import network_sizes
     h = limits.HOSTED
     for name in PRESETS:
         cfg = preset_config(name)
+        if cfg.dataset in ("mnist", "fashion_mnist"):   # the full sets: hosted, a part of them
+            with pytest.raises(ValueError, match="at most 10,000"):
+                limits.check_data(cfg.dataset, 60_000, cfg.passes_per_epoch, h)
+            continue
         data = load_dataset(cfg.dataset, cfg.dataset_options, np.random.default_rng(0), cfg.dtype)
-        sizes = [data.n_in, *cfg.hidden, data.n_out]
-        n = sum(i * o + o for i, o in zip(sizes, sizes[1:]))
+        sizes = network_sizes(cfg, data)        # conv presets: ['1x28x28', 'conv ...', ...]
+        n = count_params(sizes)
         limits.check_network(sizes, n, h)
         limits.check_data(cfg.dataset, data.X_train.shape[0], cfg.passes_per_epoch, h)
         assert cfg.epochs <= h.max_epochs_per_run, name
@@ -172,7 +178,7 @@ def test_hosted_app_lists_its_limits(hosted_app):
     box = [e for e in at.expander if e.label == "Limits of this demo"]
     assert box, [e.label for e in at.expander]
     text = " ".join(m.value for m in box[0].caption)
-    assert "600,000 parameters" in text and "16 MB of weight history" in text
+    assert "600,000 parameters" in text and "6 MB of weight history" in text
 
 
 def test_hosted_app_refuses_a_network_over_the_limit_and_keeps_the_run(hosted_app):
@@ -285,8 +291,8 @@ def test_a_file_that_lies_about_its_size_is_checked_against_the_data(tmp_path, m
 
 
 def test_every_way_in_admits_through_one_check(monkeypatch):
-    """The sidebar's setup, a loaded file and a checkpoint all meet the same limits."""
-    from dashboard import admit, checkpoint
+    """The sidebar's setup, a loaded file and a stored run all meet the same limits."""
+    from dashboard import admit, runstore
     from nncore import snapshot
     seen = []
     real = limits.check_run
@@ -295,8 +301,7 @@ def test_every_way_in_admits_through_one_check(monkeypatch):
     tr = admit.admit_config(cfg, limits.LOCAL)
     tr.fit(1)
     admit.admit_snapshot(snapshot.loads(snapshot.dumps(tr)), limits.LOCAL)
-    monkeypatch.setattr(checkpoint, "read", lambda path, lim: snapshot.loads(snapshot.dumps(tr)))
-    checkpoint.load("any.json", limits.LOCAL)
+    runstore.read_trainer(snapshot.dumps(tr), limits.LOCAL)
     assert seen == [tr.network.sizes] * 3
 
 
