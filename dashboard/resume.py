@@ -8,6 +8,7 @@ through the checks of a loaded file (``runstore.read_trainer``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -70,10 +71,8 @@ def open_linked_run(lim=None):
                             "A new run starts here.")
         return
     if stored.writer != autosave.store().writer:
-        try:
+        with contextlib.suppress(runstore.StoreError):
             autosave.store().dismiss(stored.key)   # taken up: not offered as interrupted
-        except runstore.StoreError:
-            pass
     _adopt(trainer, f"Reopened the run of this link at epoch {trainer.epoch}, its last saved "
                     "epoch; it goes on here as your own copy, under a new link.")
 
@@ -104,10 +103,8 @@ def _resume(key, lim):
         return
     if _adopt(trainer, f"Resumed the interrupted run at epoch {trainer.epoch}, its last "
                        "completed epoch; Train 1 epoch continues it exactly."):
-        try:
+        with contextlib.suppress(runstore.StoreError):
             autosave.store().delete(key)           # moved to this session: offered to nobody else
-        except runstore.StoreError:
-            pass
 
 
 def _dismiss(key):

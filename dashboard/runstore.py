@@ -35,10 +35,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from dashboard import admit, limits
 from nncore import snapshot
 from nncore.text import size_text
-
-from dashboard import admit, limits
 
 log = logging.getLogger("dashboard")
 

@@ -186,7 +186,7 @@ def test_the_oldest_runs_make_room_and_their_owner_is_told(make_store):
     size = len(runstore.dump_run(trained(moons(), 1), 2**20))
     store = make_store(total_bytes=int(size * 3.5), clock=lambda: now[0])
     tokens = []
-    for i in range(5):
+    for _ in range(5):
         now[0] += 1
         tokens.append(put(store, trained(moons(), 1)))
     assert store.usage()["runs"] == 3

@@ -4,9 +4,17 @@ import os
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
-from appdriver import (free_port, open_app, page_problems, screenshot, set_text, start_app,
-                      stop_app, wait_epoch, wait_idle)
+from appdriver import (
+    free_port,
+    open_app,
+    page_problems,
+    screenshot,
+    set_text,
+    start_app,
+    stop_app,
+    wait_epoch,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
