@@ -15,6 +15,7 @@ lost sessions, how many came back and at which epoch, and the time to come back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -193,10 +194,8 @@ async def _round(cluster, n, args, shape, marks):
     tasks = [linked_session(cluster.url, args, shape, out, barrier, progress) for _ in range(n)]
     if args.kill_one:
         kill = asyncio.ensure_future(killer())
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=args.round_timeout)
-    except asyncio.TimeoutError:
-        pass
     if args.kill_one and not kill.done():
         kill.cancel()
         progress[1].set()

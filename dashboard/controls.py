@@ -64,6 +64,7 @@ def _stop():
                             f"{state.get_trainer().epoch}.")
     ss[state.EPOCHS_LEFT], ss[PLAYING] = 0, False
     ss[state.EPOCH], ss[state.FOLLOW] = None, True       # show the epoch it stopped at
+    autosave.after_epoch(state.get_trainer(), final=True)   # the run store has the last epoch
 
 
 def _reset():

@@ -104,12 +104,13 @@ LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
                max_hidden_layers=1000, allow_paths=True,
                checkpoints=True)
 
-# A hosted session training the MNIST sample with 784-128-64-10 (Adam) holds about 45 MB
-# once its history is full (tests/test_limits.py); the largest preset, 784-512-256-16-10,
-# about 105 MB. Most of the rest is the engine's cached evaluation buffers (widest layer x
-# training samples), not the history.
+# A hosted session training the MNIST sample with 784-128-64-10 (Adam), its data shared
+# with the other sessions, holds about 25 MB once its 6 MB of history is full (tracemalloc:
+# 33 MB with 16 MB of history); the largest preset, 784-512-256-16-10, more. Most of the
+# rest is the engine's cached evaluation buffers (units x training samples, ~16 MB here).
+# Older epochs than the history keeps are in the run store's copy only if it kept them.
 HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
-                max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=16 * 2**20,
+                max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=6 * 2**20,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
                 max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,

@@ -178,7 +178,7 @@ def test_hosted_app_lists_its_limits(hosted_app):
     box = [e for e in at.expander if e.label == "Limits of this demo"]
     assert box, [e.label for e in at.expander]
     text = " ".join(m.value for m in box[0].caption)
-    assert "600,000 parameters" in text and "16 MB of weight history" in text
+    assert "600,000 parameters" in text and "6 MB of weight history" in text
 
 
 def test_hosted_app_refuses_a_network_over_the_limit_and_keeps_the_run(hosted_app):
