@@ -47,7 +47,9 @@ def layout_dict(title, height=320, legend=True, margin=None, **axes):
     """
     m = dict(l=64, r=24, t=56, b=52, autoexpand=False)
     m.update(margin or {})
+    # the toolbar (on hover) stands on the right edge, clear of the left-aligned title
     return dict(template=TEMPLATE, height=height, margin=m, showlegend=legend,
+                modebar=dict(orientation="v"),
                 title=dict(text=title, x=0.0, xanchor="left", xref="paper", font=dict(size=15)),
                 legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
                 **axes)
