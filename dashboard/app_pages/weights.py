@@ -109,7 +109,7 @@ def body(tr):
     if not ss["w_per_layer"] and min(lims) < 0.25 * max(lims):
         note += (" Layers whose values are small next to the others look pale: switch on "
                  "Scale per layer to see their pattern.")
-    st.caption(f"Colours: blue negative, white zero, red positive; {note} Hover a cell for its value.")
+    st.caption(f"Colours: orange negative, white zero, blue positive (as on the unit maps and the Train page); {note} Hover a cell for its value.")
     _note_resolution(tr)
     sizes = tr.network.sizes
     if max(sizes) <= figures.GRAPH_MAX_UNITS:
