@@ -95,6 +95,14 @@ def _status(tr):
     c[4].metric("Last epoch", ("–" if not tr.epoch else "< 0.1 ms" if secs < 5e-5
                                else f"{secs * 1000:.1f} ms" if secs < 1 else f"{secs:.2f} s"),
                 help=f"{last.samples_per_s:,.0f} samples/s" if tr.epoch else "No epoch trained yet")
+    if tr.config.loss == "sse":       # summed over the samples: the sets' sizes differ
+        n_train, n_test = len(tr.data.X_train), len(tr.data.X_test)
+        per = f"train {last.train_loss / n_train:.4g}"
+        if n_test and tr.data.kind != "logic":
+            per += f", test {last.test_loss / n_test:.4g}"
+        st.caption(f"sse is summed over the samples, as in the tutorials ({n_train:,} training"
+                   f"{f' and {n_test:,} test' if n_test and tr.data.kind != 'logic' else ''} "
+                   f"samples); per sample: {per}.")
     if ss[state.ERROR]:
         st.error(ss[state.ERROR], icon=":material/error:")
     if ss[state.SETUP_ERROR]:
@@ -105,11 +113,23 @@ def _status(tr):
     notice()
 
 
+def _page():
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return getattr(ctx, "page_script_hash", None)
+
+
 def notice():
-    """What just happened to the run, with Undo when a trained run was replaced."""
+    """What just happened to the run, with Undo when a trained run was replaced. A notice
+    shown on one page is not shown again on the next page opened."""
     ss = st.session_state
     if not ss[state.NOTICE]:
         return
+    seen = ss.get("notice_seen")
+    if seen and seen[0] == ss[state.NOTICE] and seen[1] != _page():
+        ss[state.NOTICE] = None
+        return
+    ss["notice_seen"] = (ss[state.NOTICE], _page())
     st.info(ss[state.NOTICE].replace("*", "\\*"), icon=":material/info:")   # x1*x2 is no markup
     prev = ss.get(state.PREVIOUS)
     if prev is not None:

@@ -47,7 +47,9 @@ def _note_resolution(tr):
         fr, fc = figures.block_factors((l.n_in, l.n_out))
         parts.append(f"layer {i + 1} ({l.n_in}×{l.n_out}) in blocks of {fr}×{fc}")
     st.caption(f"Large matrices are block-averaged for display (at most {figures.MAX_SIDE} cells per "
-               f"side): {', '.join(parts)}. Switch on Full resolution to draw every weight.")
+               f"side): {', '.join(parts)}. Averaging a block of small weights of both signs "
+               "brings it near zero, so such a layer (MNIST's first) looks almost white: switch "
+               "on Full resolution to draw every weight, or see the units as images.")
 
 
 def _input_names(tr):
