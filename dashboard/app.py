@@ -44,7 +44,9 @@ first = (link.page if link else None) or "train"   # a lesson link may open on a
 PAGE_LIST = [("train", "Train", ":material/model_training:"),
              ("weights", "Weights", ":material/grid_on:"),
              ("predictions", "Predictions", ":material/image_search:"),
-             ("snapshots", "Snapshots", ":material/save:")]
+             ("snapshots", "Snapshots", ":material/save:"),
+             ("compare", "Compare", ":material/compare:"),
+             ("lessons", "Lessons", ":material/school:")]
 page = st.navigation([st.Page(os.path.join(PAGES, f"{name}.py"), title=title, icon=icon,
                               url_path=name, default=name == first)
                       for name, title, icon in PAGE_LIST],

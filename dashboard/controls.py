@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import autosave, limits, state
+from dashboard import autosave, compare, limits, plaintext, state
 
 FRAME_S = 0.1        # the browser asks for the next frame this long after the last one
 SLICE_S = 0.06       # each frame trains at least this long (whole epochs) ...
@@ -130,7 +130,7 @@ def notice():
         ss[state.NOTICE] = None
         return
     ss["notice_seen"] = (ss[state.NOTICE], _page())
-    st.info(ss[state.NOTICE].replace("*", "\\*"), icon=":material/info:")   # x1*x2 is no markup
+    plaintext.info(ss[state.NOTICE])          # names files and settings: plain text
     prev = ss.get(state.PREVIOUS)
     if prev is not None:
         st.button(f"Undo: back to the trained run ({prev.config.dataset}, epoch {prev.epoch})",
@@ -249,6 +249,7 @@ def _header(tr, running):
                 width="stretch", icon=":material/stop:")
     c[4].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
+    compare.add_button(running)       # keep this run for the Compare page
 
 
 def _panel(body, running):
@@ -307,6 +308,9 @@ def epoch_slider(tr) -> int:
                        f"{tr.epoch} are dropped (for example after the loss blew up; Undo brings "
                        "them back until you train). The optimiser's state starts afresh.")
     h = tr.history
+    if h.not_stored:
+        st.caption(f"The loaded file stored the weights of {len(epochs)} of the run's "
+                   f"{tr.epoch + 1:,} epochs; every epoch's metrics are in the curves.")
     if h.thinned:
         st.caption(f"History thinned to stay within {h.budget_bytes / 2**20:.0f} MB: {h.thinned} "
                    f"older epochs were dropped; {len(epochs)} stored epochs can be shown "

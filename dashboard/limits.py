@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 from dataclasses import dataclass, replace
 
 from nncore.datasets import PATH_OPTIONS
@@ -42,6 +43,8 @@ class Limits:
     allow_paths: bool             # datasets may read files named in the sidebar (csv, IDX folder)
     checkpoints: bool             # offer to resume a run an earlier server left (local crash resume)
     blas_threads: int | None = None   # BLAS threads per matrix product (None: BLAS's default)
+    max_compare_runs: int = 8     # runs kept side by side (Add to comparison) per session
+    compare_bytes: int = 128 * 2**20  # ... and their bytes (latest weights, curves, pictures)
 
     def describe(self) -> list[str]:
         """One line per limit, for people."""
@@ -57,7 +60,9 @@ class Limits:
                  "thinned (every other one dropped; their curves stay)",
                  f"images up to {size_text(self.max_upload_bytes)} and "
                  f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload",
-                 f"training-state files up to {size_text(self.max_snapshot_bytes)}"]
+                 f"training-state files up to {size_text(self.max_snapshot_bytes)}",
+                 f"{self.max_compare_runs} runs side by side on the Compare page, "
+                 f"{size_text(self.compare_bytes)} in all"]
         if not self.allow_paths:
             lines.append("no datasets read from the server's files (CSV path, IDX folder)")
         return lines
@@ -99,7 +104,8 @@ HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
                 max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,
-                checkpoints=False, blas_threads=1)
+                checkpoints=False, blas_threads=1, max_compare_runs=4,
+                compare_bytes=10 * 2**20)
 
 
 def is_hosted(environ=os.environ) -> bool:
@@ -179,6 +185,18 @@ def _apply_blas_threads(n) -> bool:
         except Exception:
             return False
     return True
+
+
+# -- what a visitor may read -------------------------------------------------------------------
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)*([\w.@+-]+)/?")
+
+
+def public_text(text, lim=None) -> str:
+    """``text`` for a visitor: in hosted mode the server's absolute paths (where the sample
+    data and IDX folders live) become their last names (``/srv/app/sample_data`` ->
+    ``sample_data``); locally the text as it is."""
+    lim = lim or current()
+    return _ABSOLUTE_PATH.sub(r"\1", str(text)) if lim.hosted else str(text)
 
 
 # -- checks (ValueError naming the limit) ---------------------------------------------------

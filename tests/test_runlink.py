@@ -134,11 +134,11 @@ def test_an_expired_link_says_so(monkeypatch):
 def test_other_query_keys_are_kept():
     at = trained_session(1)
     token = link(at)
-    again = start(run=token, lesson="xor", note="hello")
-    assert again.query_params.get("lesson") == "xor" and again.query_params.get("note") == "hello"
+    again = start(run=token, title="xor", note="hello")     # lesson flags of the address
+    assert again.query_params.get("title") == "xor" and again.query_params.get("note") == "hello"
     assert link(again) not in (None, token)
-    bad = start(run="nonsense", lesson="xor")
-    assert bad.query_params.get("lesson") == "xor" and link(bad) is None
+    bad = start(run="nonsense", title="xor")
+    assert bad.query_params.get("title") == "xor" and link(bad) is None
 
 
 def test_a_corrupt_stored_run_is_refused_like_a_file():

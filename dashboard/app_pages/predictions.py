@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, state, uploads
+from dashboard import controls, figures, plaintext, state, uploads
 from dashboard.figures import predictions as pf
 from nncore import predict
 from nncore.trainer import correct_rows
@@ -23,6 +23,7 @@ except Exception:  # noqa: BLE001 (any import problem only costs the drawing can
 log = logging.getLogger("dashboard")
 
 PER_PAGE, COLS = 20, 5           # the tutorials' 4×5 gallery
+TABLE_ROWS, TABLE_COLUMNS = 500, 24   # the most of a table of samples a reader can take in
 GRID = 100                       # decision-boundary resolution per side
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 TABS = ["Test samples", "Your images"]
@@ -145,12 +146,13 @@ def _filter_widgets(ev):
 def _describe_filter(n, t, g, names, part):
     ss = st.session_state
     what = "mistakes" if ss["pred_mistakes"] else f"{part} samples"
+    esc = plaintext.markdown_escape          # class names can be a CSV file's labels
     if t is not None and g is not None:
-        what += f" of true class {names[t]} guessed as {names[g]}"
+        what += f" of true class {esc(names[t])} guessed as {esc(names[g])}"
     elif t is not None:
-        what += f" of true class {names[t]}"
+        what += f" of true class {esc(names[t])}"
     elif g is not None:
-        what += f" guessed as {names[g]}"
+        what += f" guessed as {esc(names[g])}"
     return f"{n:,} {what}"
 
 
@@ -217,10 +219,11 @@ def _sample_detail(data, ev, X, i, part):
 
 
 def _sample_table(ev, X, idx):
-    shown = idx[:500]
+    shown = idx[:TABLE_ROWS]
     names = ev.class_names
     cols = {"sample": shown}
-    for j in range(X.shape[1]):
+    n_cols = min(X.shape[1], TABLE_COLUMNS)      # a wide CSV file: the first columns only
+    for j in range(n_cols):
         cols[f"x{j + 1}"] = np.round(X[shown, j].astype(np.float64), 3)
     cols["true"] = [names[t] for t in ev.labels[shown]]
     cols["guess"] = [names[g] for g in ev.guesses[shown]]
@@ -229,8 +232,9 @@ def _sample_table(ev, X, idx):
     st.dataframe(cols, hide_index=True, width="stretch", height=320,
                  column_config={"probability": st.column_config.ProgressColumn(
                      "probability", min_value=0.0, max_value=1.0, format="percent")})
-    if len(idx) > len(shown):
-        st.caption(f"The first {len(shown)} of {len(idx):,} samples.")
+    if len(idx) > len(shown) or X.shape[1] > n_cols:
+        st.caption(f"The first {len(shown)} of {len(idx):,} samples"
+                   + (f", inputs x1–x{n_cols} of {X.shape[1]:,}" if X.shape[1] > n_cols else "") + ".")
 
 
 def _matrix(ev, epoch, t, g, part):
@@ -305,14 +309,16 @@ def _predict_keys(net, spec, named_keys):
 def _guess_text(probs, names):
     """'**7** (98.1%), then 1 (1.2%)': the top guesses of one image."""
     classes, values = predict.top_k(probs[None, :], 3)
-    best = f"**{names[classes[0][0]]}** ({100 * values[0][0]:.1f}%)"
-    rest = [f"{names[c]} ({100 * p:.1f}%)" for c, p in zip(classes[0][1:], values[0][1:]) if p >= 0.005]
+    esc = plaintext.markdown_escape
+    best = f"**{esc(names[classes[0][0]])}** ({100 * values[0][0]:.1f}%)"
+    rest = [f"{esc(names[c])} ({100 * p:.1f}%)" for c, p in zip(classes[0][1:], values[0][1:]) if p >= 0.005]
     return best + (", then " + ", ".join(rest) if rest else "")
 
 
 def _result_card(i, name, entry, probs, spec):
     if isinstance(entry, str):
-        st.error(f"**{name}**: {entry}", icon=":material/broken_image:")
+        st.error(f"**{plaintext.markdown_escape(name)}**: {plaintext.markdown_escape(entry)}",
+                 icon=":material/broken_image:")
         return
     array, thumb, picture, steps = entry
     h, w = spec.shape
@@ -321,7 +327,8 @@ def _result_card(i, name, entry, probs, spec):
         "\n\nThen binarised (> 127/255 becomes 1), as the training data was."
         if spec.binarize else "")
     with st.container(border=True, key=f"pred_result_{i}"):
-        st.markdown(f"**{name}** → {_guess_text(probs, spec.class_names)}", help=how)
+        st.markdown(f"**{plaintext.markdown_escape(name)}** → {_guess_text(probs, spec.class_names)}",
+                    help=how)
         c = st.columns([1, 1, 2.6], vertical_alignment="top")
         c[0].image(thumb, caption="your image", width="stretch")
         c[1].image(picture, width="stretch", caption=f"network input, {h}×{w}")
@@ -405,7 +412,7 @@ def _canvas(net, spec, lim):
         if entry == NO_INK:
             st.caption("Nothing drawn yet.")
         else:
-            st.error(f"The drawing: {entry}", icon=":material/broken_image:")
+            plaintext.error(f"The drawing: {entry}", icon=":material/broken_image:")
         return
     st.markdown(f"Your drawing → {_guess_text(probs, spec.class_names)}")
     c = st.columns([1, 2], vertical_alignment="center")

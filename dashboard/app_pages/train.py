@@ -6,7 +6,7 @@ curves. Below it, when no run is going on, the same and more as Plotly charts wi
 """
 import streamlit as st
 
-from dashboard import controls, figures, liveview
+from dashboard import controls, figures, limits, liveview, plaintext, state
 from dashboard.figures import live
 from nncore import predict
 from nncore.datasets import FEATURE_LABELS
@@ -145,7 +145,8 @@ def _details(tr, net, epoch, mark):
             _logic(tr, net, epoch, chart=False)
         _epoch_time(tr)
     if data.notes:
-        st.caption("Data: " + "; ".join(data.notes))
+        st.caption("Data: " + plaintext.markdown_escape(limits.public_text("; ".join(data.notes),
+                                                                          state.LIMITS)))
 
 
 controls.training_panel(body)

@@ -102,6 +102,9 @@ def _readable_text(a, indent):
     s = _numbers_text(a)
     if a.ndim == 1:
         return "[" + ", ".join(s.tolist()) + "]"
+    if a.ndim > 2:      # conv weights (out, in, kh, kw): nested, one kernel row per line
+        parts = [_readable_text(part, indent + " ") for part in a]
+        return "[\n" + indent + (",\n" + indent).join(parts) + "\n" + indent[:-1] + "]"
     rows = ["[" + ", ".join(r) + "]" for r in s.reshape(a.shape[0], -1).tolist()]
     return "[\n" + indent + (",\n" + indent).join(rows) + "\n" + indent[:-1] + "]"
 
@@ -178,7 +181,7 @@ def _readable(value, path, shape):
         raise SnapshotError(f"{path}: not a rectangular array of numbers (rows of different lengths?)") from None
     if arr.dtype.kind in "US":
         raise SnapshotError(f"{path}: expected numbers, found text")
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind == "b" or (arr.dtype.kind in "fi" and _holds_bool(value)):
         raise SnapshotError(f"{path}: expected numbers, found true/false")
     if arr.shape != tuple(shape) and arr.dtype.kind != "O":
         raise SnapshotError(f"{path}: expected shape {list(shape)}, got {list(arr.shape)}")
@@ -193,6 +196,16 @@ def _readable(value, path, shape):
         except OverflowError:
             raise SnapshotError(f"{path}: a number is out of range") from None
     return arr.astype(np.float64)
+
+
+def _holds_bool(value):
+    """True if nested lists ``value`` hold a true/false among numbers (NumPy reads it as
+    1 or 0 without a word)."""
+    if not isinstance(value, list):
+        return isinstance(value, bool)
+    if value and isinstance(value[0], list):
+        return any(_holds_bool(v) for v in value)
+    return any(v is True or v is False for v in value)
 
 
 def _list_shape(v):
