@@ -197,8 +197,8 @@ def _slice_s(tr):
 
 
 def _train_slice(tr):
-    """The frame's slice of training; returns False if a click is waiting (the frame is
-    then not drawn: the click's rerun draws the page)."""
+    """The frame's slice of training. When the run ends, or a click is waiting (the frame
+    is then not drawn), the page reruns: the click's callback runs and the page is drawn."""
     ss = st.session_state
     if ss[state.EPOCHS_LEFT] > 0:
         done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting,
