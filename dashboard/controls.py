@@ -96,6 +96,14 @@ def _status(tr):
     c[4].metric("Last epoch", ("–" if not tr.epoch else "< 0.1 ms" if secs < 5e-5
                                else f"{secs * 1000:.1f} ms" if secs < 1 else f"{secs:.2f} s"),
                 help=f"{last.samples_per_s:,.0f} samples/s" if tr.epoch else "No epoch trained yet")
+    if tr.config.loss == "sse":       # summed over the samples: the sets' sizes differ
+        n_train, n_test = len(tr.data.X_train), len(tr.data.X_test)
+        per = f"train {last.train_loss / n_train:.4g}"
+        if n_test and tr.data.kind != "logic":
+            per += f", test {last.test_loss / n_test:.4g}"
+        st.caption(f"sse is summed over the samples, as in the tutorials ({n_train:,} training"
+                   f"{f' and {n_test:,} test' if n_test and tr.data.kind != 'logic' else ''} "
+                   f"samples); per sample: {per}.")
     if ss[state.ERROR]:
         st.error(ss[state.ERROR], icon=":material/error:")
     if ss[state.SETUP_ERROR]:
@@ -106,11 +114,23 @@ def _status(tr):
     notice()
 
 
+def _page():
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return getattr(ctx, "page_script_hash", None)
+
+
 def notice():
-    """What just happened to the run, with Undo when a trained run was replaced."""
+    """What just happened to the run, with Undo when a trained run was replaced. A notice
+    shown on one page is not shown again on the next page opened."""
     ss = st.session_state
     if not ss[state.NOTICE]:
         return
+    seen = ss.get("notice_seen")
+    if seen and seen[0] == ss[state.NOTICE] and seen[1] != _page():
+        ss[state.NOTICE] = None
+        return
+    ss["notice_seen"] = (ss[state.NOTICE], _page())
     plaintext.info(ss[state.NOTICE])          # names files and settings: plain text
     prev = ss.get(state.PREVIOUS)
     if prev is not None:
@@ -178,8 +198,8 @@ def _slice_s(tr):
 
 
 def _train_slice(tr):
-    """The frame's slice of training; returns False if a click is waiting (the frame is
-    then not drawn: the click's rerun draws the page)."""
+    """The frame's slice of training. When the run ends, or a click is waiting (the frame
+    is then not drawn), the page reruns: the click's callback runs and the page is drawn."""
     ss = st.session_state
     if ss[state.EPOCHS_LEFT] > 0:
         done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting,
@@ -230,13 +250,13 @@ def _header(tr, running):
                 width="stretch", icon=":material/stop:")
     c[4].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
+    compare.add_button(running)       # keep this run for the Compare page
 
 
 def _panel(body, running):
     tr = state.get_trainer()
     if not running:
         _header(tr, running)
-    compare.add_button(running)       # keep this run for the Compare page
     if running and (tr.records[-1].seconds if tr.epoch else _first_epoch_s(tr)) >= SLICE_S:
         bar, numbers = st.empty(), st.empty()    # slow epochs: say what trains before it does
         _progress(bar, tr, training=True)

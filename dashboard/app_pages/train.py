@@ -106,6 +106,13 @@ def body(tr):
     net, epoch = (tr.network, tr.epoch) if epoch >= tr.epoch else predict.network_at(tr, epoch)
     mark = epoch if epoch < tr.epoch else None
     _live_view(tr, net, epoch, mark)
+    rows = len(data.X_train)
+    if data.target == "binary" and rows <= 16 and tr.records[0].train_acc > 0:
+        st.caption(f"Accuracy over {rows} rows moves in steps of {100 / rows:g} points. A row "
+                   "counts as right when every output rounds to its target (0 or 1), so at epoch "
+                   "0 outputs a hair either side of 0.5 can round the right way by chance (epoch 0 "
+                   f"shows {tr.records[0].train_acc:.0%}) and lose it after an epoch; the loss says "
+                   "how far the outputs really are.")
     if controls.live():
         st.caption("The charts with hover, the time per epoch and the truth table come back "
                    "on Pause.")

@@ -93,7 +93,9 @@ def _note_resolution(tr):
         fr, fc = figures.block_factors((l.n_in, l.n_out))
         parts.append(f"layer {i + 1} ({l.n_in}×{l.n_out}) in blocks of {fr}×{fc}")
     st.caption(f"Large matrices are block-averaged for display (at most {figures.MAX_SIDE} cells per "
-               f"side): {', '.join(parts)}. Switch on Full resolution to draw every weight.")
+               f"side): {', '.join(parts)}. Averaging a block of small weights of both signs "
+               "brings it near zero, so such a layer (MNIST's first) looks almost white: switch "
+               "on Full resolution to draw every weight, or see the units as images.")
 
 
 def _input_names(tr):
@@ -156,7 +158,7 @@ def body(tr):
     if not ss["w_per_layer"] and min(lims) < 0.25 * max(lims):
         note += (" Layers whose values are small next to the others look pale: switch on "
                  "Scale per layer to see their pattern.")
-    st.caption(f"Colours: blue negative, white zero, red positive; {note} Hover a cell for its value.")
+    st.caption(f"Colours: orange negative, white zero, blue positive (as on the unit maps and the Train page); {note} Hover a cell for its value.")
     _note_resolution(tr)
     sizes = tr.network.sizes
     if tr.network.spatial:
