@@ -292,6 +292,7 @@ class ProtocolClient:
         self.ids, self.fragments, self.metrics = {}, {}, {}
         self.texts, self.errors, self.page_hash = [], [], ""
         self.query, self.headers = "", {}      # the address's query string, as the page keeps it
+        self.timers = {}       # fragment id -> seconds: run_every fragments the browser reruns
 
     async def connect(self):
         import websockets
@@ -320,21 +321,43 @@ class ProtocolClient:
         await self._until_finished()
 
     async def click(self, key):
+        """Click ``key``; return once the app is idle again. A slow epoch (as on a busy
+        server) trains in a ``run_every`` panel whose frames the browser asks for on a
+        timer: they are asked for here too, as the browser does, until the panel ends."""
         await self.rerun([(key, "trigger_value", True)], self.fragments[key])
+        deadline = time.perf_counter() + self.timeout
+        while self.timers:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"the app was still training {self.timeout:g} s after the click")
+            fragment, interval = next(iter(self.timers.items()))
+            await asyncio.sleep(interval)
+            await self.rerun(fragment=fragment)
 
     async def _until_finished(self):
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        timers = None                 # the run_every fragments this full run registers
         while True:
             msg = ForwardMsg()
             msg.ParseFromString(await asyncio.wait_for(self.ws.recv(), self.timeout))
             kind = msg.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = msg.new_session.page_script_hash
+                timers = {}
+            elif kind == "auto_rerun":
+                (self.timers if timers is None else timers)[msg.auto_rerun.fragment_id] = \
+                    msg.auto_rerun.interval
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 self._element(msg.delta.new_element, msg.delta.fragment_id)
             elif kind == "page_info_changed":
                 self.query = msg.page_info_changed.query_string
             elif kind == "script_finished":
+                # a run cut short for another (e.g. the click's fragment making way for the
+                # page) is not the end: its successor's messages follow
+                if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    timers = None
+                    continue
+                if timers is not None:   # a full run: the browser keeps only its timers
+                    self.timers = timers
                 return
 
     def _element(self, el, fragment):

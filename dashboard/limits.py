@@ -36,6 +36,7 @@ class Limits:
     max_upload_bytes: int         # one uploaded image
     max_image_pixels: int         # decoded size of one uploaded image
     max_images: int               # images per upload
+    max_session_upload_bytes: int  # uploads one session may hold at a time (before they are read)
     max_snapshot_bytes: int       # a training-state file, uncompressed
     max_train_samples: int        # training samples of a dataset
     max_epoch_work: float         # cost of one epoch, in multiply-adds (see epoch_work)
@@ -59,7 +60,8 @@ class Limits:
                  f"{size_text(self.history_bytes)} of weight history per session: older epochs are "
                  "thinned (every other one dropped; their curves stay)",
                  f"images up to {size_text(self.max_upload_bytes)} and "
-                 f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload",
+                 f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload, "
+                 f"{size_text(self.max_session_upload_bytes)} of uploads at a time",
                  f"training-state files up to {size_text(self.max_snapshot_bytes)}",
                  f"{self.max_compare_runs} runs side by side on the Compare page, "
                  f"{size_text(self.compare_bytes)} in all"]
@@ -100,6 +102,7 @@ def epoch_work(sizes, n_train, passes=1, batch_size=None) -> float:
 LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
                max_total_epochs=1_000_000, max_epoch_samples=10**12, history_bytes=256 * 2**20,
                max_upload_bytes=20 * 2**20, max_image_pixels=40_000_000, max_images=200,
+               max_session_upload_bytes=4 * 2**30,
                max_snapshot_bytes=200 * 2**20, max_train_samples=10**9, max_epoch_work=1e18,
                max_hidden_layers=1000, allow_paths=True,
                checkpoints=True)
@@ -112,6 +115,7 @@ LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
 HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
                 max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=6 * 2**20,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
+                max_session_upload_bytes=64 * 2**20,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
                 max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,
                 checkpoints=False, blas_threads=1, max_compare_runs=4,

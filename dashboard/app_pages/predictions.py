@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, plaintext, state, uploads
+from dashboard import controls, figures, plaintext, state, upload_store, uploads
 from dashboard.figures import predictions as pf
 from nncore import predict
 from nncore.trainer import correct_rows
@@ -32,7 +32,6 @@ SORTS = {"Data order": "index", "Most confident first": "most", "Least confident
 CACHE = "pred_cache"             # (sha1, fmt) -> preprocessed image or error text
 LAST = "pred_last_upload"        # [(name, cache key)] of the latest upload
 UPLOADS = "pred_upload_n"        # the uploader's key is pred_upload_<n>: a new n empties it
-DIGESTS = "pred_digests"         # file_id -> sha1 of the uploaded files' bytes (hashed once)
 CM_N, CM_SEEN = "pred_cm_n", "pred_cm_seen"
 DETAIL, DETAIL_SEEN = "pred_detail", "pred_detail_seen"   # the sample clicked in the gallery
 
@@ -361,7 +360,6 @@ def _results(results, spec, fresh):
 def _uploads(net, spec, lim):
     ss = st.session_state
     key = f"pred_upload_{ss[UPLOADS]}"
-    had_widget = key in ss
     files = st.file_uploader(
         "Upload images", accept_multiple_files=True, type=IMAGE_TYPES, key=key,
         max_upload_size=max(1, lim.max_upload_bytes // 2**20),
@@ -373,14 +371,14 @@ def _uploads(net, spec, lim):
         if len(files) > lim.max_images:
             st.warning(f"{len(files)} files uploaded: only the first {lim.max_images} are read.",
                        icon=":material/warning:")
-            files = files[:lim.max_images]
-        known = ss.get(DIGESTS, {})    # a rerun (every epoch while training) re-hashes nothing
-        ss[DIGESTS] = {f.file_id: known.get(f.file_id) or uploads.digest(f.getvalue())
-                       for f in files}
-        sources = [(ss[DIGESTS][f.file_id], f.getvalue) for f in files]
-        ss[LAST] = list(zip([f.name for f in files], uploads.cached(ss[CACHE], sources, spec, lim)))
-    elif had_widget:                   # the user removed the files
-        ss[LAST] = []
+        read = files[:lim.max_images]
+        sources = [(uploads.digest(f.getvalue()), f.getvalue) for f in read]
+        ss[LAST] = list(zip([f.name for f in read], uploads.cached(ss[CACHE], sources, spec, lim)))
+        # read once: the bytes leave Streamlit's store and a fresh uploader replaces this one,
+        # so no upload stays in memory (the prepared images are in the cache)
+        upload_store.release(files)
+        ss.pop(key, None)
+        ss[UPLOADS] += 1
     named = [(n, k) for n, k in ss[LAST] if k[1] == spec.fmt]
     return (_predict_keys(net, spec, named) if named else []), bool(files)
 

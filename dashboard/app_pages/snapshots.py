@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import controls, figures, plaintext, snapfile, state
+from dashboard import controls, figures, plaintext, snapfile, state, upload_store
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -133,7 +133,9 @@ def load_block(lim):
              "current one only if the whole file is valid.")
     if upload is not None and ss.get(DONE) != upload.file_id:
         ss[DONE] = upload.file_id
-        if _load(upload, lim):
+        loaded = _load(upload, lim)
+        upload_store.release([upload])     # read: Streamlit's copy of the bytes can go
+        if loaded:
             st.rerun()                # redraw the sidebar with the loaded run's setup
     elif upload is None and ss.get(RESULT) and not ss[RESULT]["ok"]:
         # the file was removed, or the uploader refused the next one (too large): the error
