@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from nncore import RunConfig, parse_hidden
+from nncore.conv import layer_kind
 from nncore.datasets import DATASETS, PATH_OPTIONS, get_spec
 from nncore.presets import PRESETS, default_config, preset_config
 from nncore.text import without_controls
@@ -269,16 +270,17 @@ def _set_layers(t, base, hidden_text, act, out):
     if act is None and out is None and (base.activations is None or hidden == base.hidden):
         t["activations"] = base.activations      # the data's defaults, or the base's own
         return
-    hid_default = acts[0] if base.hidden else "relu"
+    hid_default = acts[0] if base.n_weighted else "relu"
+    n = sum(layer_kind(h) != "pool" for h in hidden)       # layers with weights (no pools)
     if act is None:
-        names = [hid_default] * len(hidden)
+        names = [hid_default] * n
     else:
         names = [a.strip() for a in act.split(",") if a.strip()]
         if len(names) == 1:
-            names = names * len(hidden)
-        elif len(names) != len(hidden):
-            raise ValueError(f"activation: name one for every hidden layer or {len(hidden)} "
-                             f"(one per layer), got {len(names)}")
+            names = names * n
+        elif len(names) != n:
+            raise ValueError(f"activation: name one for every hidden layer or {n} (one per "
+                             f"conv or dense layer), got {len(names)}")
     t["activations"] = names + [out or acts[-1]]
 
 
@@ -298,7 +300,7 @@ def _read_lesson(link, texts, bad):
             bad("page", f"no page {texts['page'][:30]!r}; pages: {', '.join(PAGES)}")
     for key, limit in (("title", MAX_TITLE), ("note", MAX_NOTE)):
         if key in texts:
-            text = clean(texts[key]).strip()
+            text = "\n".join(clean(line).rstrip() for line in texts[key].splitlines()).strip()
             if len(text) > limit:
                 bad(key, f"is {len(text):,} characters long (at most {limit})")
             else:
@@ -319,8 +321,8 @@ def all_settings(cfg: RunConfig, activations=None) -> dict:
     acts = list(activations or cfg.activations or _guess_out(cfg))
     out = {"dataset": cfg.dataset,
            "hidden": ",".join(str(h) for h in cfg.hidden) if cfg.hidden else "none"}
-    if cfg.hidden:
-        hid = acts[:-1]
+    hid = acts[:-1]
+    if hid:
         out["activation"] = hid[0] if len(set(hid)) == 1 else ",".join(hid)
     out["output_activation"] = acts[-1]
     for key in FIELD_SETTINGS:
@@ -344,8 +346,8 @@ def setup_params(cfg: RunConfig, preset: str | None = None, activations=None) ->
     for key, text in mine.items():
         if key == "dataset":
             continue
-        if key == "activation" and cfg.hidden:
-            default = _guess_out(base)[0] if base.hidden else "relu"
+        if key == "activation":
+            default = _guess_out(base)[0] if base.n_weighted else "relu"
             if set(text.split(",")) == {default}:
                 continue
         elif theirs.get(key) == text:
@@ -354,11 +356,14 @@ def setup_params(cfg: RunConfig, preset: str | None = None, activations=None) ->
     return out
 
 
+_SAFE = ",:;'()!*/@$~"            # left as they are: a note stays readable in the link
+
+
 def query_string(params: dict) -> str:
-    """``dataset=spiral&hidden=8,8``: keys and values percent-encoded where they need it
-    (commas stay readable)."""
-    from urllib.parse import quote
-    return "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe=',')}"
+    """``dataset=spiral&hidden=8,8&title=A+ring``: keys and values form-encoded where they
+    need it (spaces as ``+``; commas and most punctuation stay readable)."""
+    from urllib.parse import quote_plus
+    return "&".join(f"{quote_plus(str(k), safe=_SAFE)}={quote_plus(str(v), safe=_SAFE)}"
                     for k, v in params.items())
 
 

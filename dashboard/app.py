@@ -23,6 +23,7 @@ state.init_session()
 # (pairs of charts stack below about 44rem; other rows keep 8.5rem a column, the training
 # buttons 10.5rem, the gallery's filters 6.5rem).
 st.html("""<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
   min-width: min(100%, 8.5rem); }
@@ -44,7 +45,9 @@ first = (link.page if link else None) or "train"   # a lesson link may open on a
 PAGE_LIST = [("train", "Train", ":material/model_training:"),
              ("weights", "Weights", ":material/grid_on:"),
              ("predictions", "Predictions", ":material/image_search:"),
-             ("snapshots", "Snapshots", ":material/save:")]
+             ("snapshots", "Snapshots", ":material/save:"),
+             ("compare", "Compare", ":material/compare:"),
+             ("lessons", "Lessons", ":material/school:")]
 page = st.navigation([st.Page(os.path.join(PAGES, f"{name}.py"), title=title, icon=icon,
                               url_path=name, default=name == first)
                       for name, title, icon in PAGE_LIST],

@@ -16,7 +16,10 @@ def size_text(n) -> str:
 
 
 def shape_text(sizes) -> str:
-    """``[784, 128, 10]`` -> ``"784-128-10"``."""
+    """``[784, 128, 10]`` -> ``"784-128-10"``; with conv layers
+    ``["1x28x28", "conv 8@5x5", "pool 2", 64, 10]`` -> ``"1x28x28 → conv 8@5x5 → pool 2 → 64 → 10"``."""
+    if any(isinstance(s, str) for s in sizes):
+        return " → ".join(str(s) for s in sizes)
     return "-".join(str(s) for s in sizes)
 
 

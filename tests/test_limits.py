@@ -178,7 +178,7 @@ def test_hosted_app_lists_its_limits(hosted_app):
     box = [e for e in at.expander if e.label == "Limits of this demo"]
     assert box, [e.label for e in at.expander]
     text = " ".join(m.value for m in box[0].caption)
-    assert "600,000 parameters" in text and "16 MB of weight history" in text
+    assert "600,000 parameters" in text and "6 MB of weight history" in text
 
 
 def test_hosted_app_refuses_a_network_over_the_limit_and_keeps_the_run(hosted_app):
@@ -353,6 +353,28 @@ def test_hosted_mode_caps_the_depth(hosted_app):
     at.text_input(key="sb_hidden").input(", ".join(["2"] * 1000)).run()
     assert not at.exception and "hidden layers" in _errors(at)
     assert at.session_state["trainer"].network.sizes == [2, 16, 8, 2]
+
+
+def test_a_wide_conv_stack_is_refused_for_its_work_not_its_parameters():
+    """Three conv layers of 64 filters on the MNIST sample have few parameters but cost
+    minutes an epoch; the hosted limit counts conv multiply-adds and feature-map values."""
+    from dashboard import admit
+    from nncore.network import count_params, work_parts
+    h = limits.HOSTED
+    wide = default_config("mnist_sample").replace(
+        hidden=["conv 64@3x3", "conv 64@3x3", "conv 64@3x3", "pool 2", 10], activations=None)
+    sizes = ["1x28x28", *wide.hidden, 10]
+    assert count_params(sizes) < h.max_params
+    parts = work_parts(sizes)
+    assert parts["conv"] == 64 * 26 * 26 * 9 + 64 * 24 * 24 * 576 + 64 * 22 * 22 * 576
+    assert parts["map_values"] == 64 * (26 * 26 + 24 * 24 + 22 * 22 + 11 * 11)
+    with pytest.raises(ValueError, match="multiply-adds.*a limit"):
+        admit.admit_config(wide, h)
+    lenet = default_config("mnist_sample").replace(
+        hidden=["conv 8@5x5", "pool 2", "conv 16@5x5", "pool 2", 64], activations=None)
+    assert admit.admit_config(lenet, h).network.spatial
+    dense_only = limits.epoch_work([784, 256, 128, 10], 4000, 1, 64)
+    assert limits.epoch_work(["1x28x28", *lenet.hidden, 10], 4000, 1, 64) > 3 * dense_only
 
 
 # -- uploads: bounded per session, let go once read ---------------------------------------------

@@ -358,7 +358,8 @@ W1 = ["training_states", 1, "layers", 0, "weights"]
 
 @pytest.mark.parametrize("change,needles", [
     (_set(["format"], "something.else"), ["format: expected 'nncore.training-state'"]),
-    (_set(["version"], 2), ["version: this nncore reads version 1, got 2", "newer"]),
+    (_set(["version"], 3), ["version: this nncore reads versions 1, 2, got 3", "newer"]),
+    (_set(["version"], 2), ["network.layers: missing"]),
     (_set(["version"], "1"), ["version: expected a whole number, got text"]),
     (_del(["resume"]), ["resume: missing"]),
     (_del(["training_states"]), ["training_states: missing"]),

@@ -187,6 +187,9 @@ def _gallery(tr, ev, X, idx, epoch, part):
             ss[DETAIL_SEEN] = clicked
             if clicked is not None:
                 ss[DETAIL] = clicked
+        data_key = (tr.config.dataset, repr(tr.config.dataset_options), tr.config.seed)
+        if ss.get("pred_detail_data") != data_key:    # a sample of other data: not this one's
+            ss["pred_detail_data"], ss[DETAIL] = data_key, None
         chosen = ss[DETAIL]
         title = (f"Epoch {epoch}: {part} samples {first}–{first + len(shown) - 1} of {len(idx):,} "
                  f"(page {page} of {n_pages})")
@@ -381,14 +384,20 @@ def _uploads(net, spec, lim):
 
 
 def _canvas(net, spec, lim):
-    st.markdown("**Draw a digit**")
+    st.markdown("**Draw a piece of clothing**" if spec.dataset.startswith("fashion")
+                else "**Draw a digit**")
     if st_canvas is None:
         st.caption("The drawing canvas needs the `streamlit-drawable-canvas` package (0.13 or "
                    "later): `pip install -r requirements.txt`.")
         return
+    ss = st.session_state
+    if "pred_canvas" not in ss:        # back on this page: the drawing it had comes back
+        ss["pred_canvas_start"] = ss.get("pred_canvas_drawing")
     result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff",
                        height=240, width=240, drawing_mode="freedraw", key="pred_canvas",
-                       return_image_data=True)
+                       return_image_data=True, initial_drawing=ss.get("pred_canvas_start"))
+    if result.json_data is not None:
+        ss["pred_canvas_drawing"] = result.json_data
     drawn = bool(result.json_data and result.json_data.get("objects"))
     data = result.image_bytes if drawn else None
     if not data:

@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import admit, controls, figures, plaintext, state, upload_store
+from dashboard import controls, figures, plaintext, snapfile, state, upload_store
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -83,11 +83,7 @@ def _load(upload, lim):
     """Load an uploaded file into a new run; on any problem keep the current run."""
     ss = st.session_state
     try:
-        if upload.size > lim.max_snapshot_bytes:
-            raise snapshot.SnapshotError(f"the file is {size_text(upload.size)}; the limit is "
-                                         f"{size_text(lim.max_snapshot_bytes)}")
-        snap = snapshot.loads(upload.getvalue(), max_bytes=lim.max_snapshot_bytes)
-        trainer = admit.admit_snapshot(snap, lim, data=state.get_trainer().data)
+        snap, trainer = snapfile.load_upload(upload, lim)
     except snapshot.SnapshotError as exc:
         ss[RESULT] = {"ok": False, "name": upload.name, "error": str(exc)}
         return False

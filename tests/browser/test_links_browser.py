@@ -103,3 +103,34 @@ def test_hostile_links_get_one_plain_notice_and_the_app_works(page, app_url, sho
         assert metric_value(page, "Epoch") == "1"
         assert page.locator('[data-testid="stException"]').count() == 0
     assert dialogs == []                                  # no script ran
+
+
+def test_lesson_links_hide_controls_and_open_on_their_page(page, app_url, shots_dir):
+    from dashboard import address
+    from dashboard.lessons import LESSONS
+    spiral = next(x for x in LESSONS if x["key"] == "spiral_depth")["params"]
+    open_app(page, app_url, "?" + address.query_string(spiral))
+    side = page.get_by_test_id("stSidebar")
+    assert side.get_by_text("Dataset", exact=True).is_hidden()
+    assert side.get_by_text("Classes", exact=True).is_hidden()
+    assert page.get_by_label("Hidden layers", exact=True).is_visible()
+    assert page.get_by_label("Hidden layers", exact=True).input_value() == "6"
+    banner = page.locator(".st-key-lesson_banner")
+    assert "A spiral that needs depth" in banner.inner_text()
+    assert page_problems(page) == []
+    screenshot(page, os.path.join(shots_dir, "lesson_spiral.png"), full_page=False)
+
+    watch = next(x for x in LESSONS if x["key"] == "xor_watch")["params"]
+    page.goto(app_url + "/?" + address.query_string(watch))
+    page.wait_for_selector(".st-key-lesson_banner")
+    wait_idle(page)
+    assert page.get_by_test_id("stSidebar").count() == 0
+    assert page.locator(".js-plotly-plot .gtitle").filter(has_text="Layer 1 weights").count() >= 1
+    page.get_by_role("button", name="Train 1 epoch").click()
+    wait_idle(page)
+    assert metric_value(page, "Epoch") == "1"
+    screenshot(page, os.path.join(shots_dir, "lesson_no_sidebar.png"), full_page=False)
+    page.get_by_role("link", name="Lessons").click()
+    page.wait_for_selector(".st-key-lesson_ring_features")
+    wait_idle(page)
+    screenshot(page, os.path.join(shots_dir, "lessons_page.png"))
