@@ -10,7 +10,7 @@ epochs run through ``Trainer.run_epoch`` (its ``samples_per_s``, evaluation excl
 through a plain ``zero_grad / forward / backward / step`` loop with the batch gathered by index.
 
 Then, unless ``--speed-only``: the held-out accuracy of ``mnist_cnn`` after 10 epochs (target
->= 98 %), of ``digits_cnn``, and of ``fashion_cnn`` on the full Fashion-MNIST (target >= 91 % test
+>= 98 %) next to PyTorch's with the same layers, data and recipe, of ``digits_cnn``, and of ``fashion_cnn`` on the full Fashion-MNIST (target >= 91 % test
 accuracy in 10 epochs) when Debian's ``dataset-fashion-mnist`` is installed or ``--data-dir``
 names a folder of its IDX files (skipped, and said so, when neither is there).
 
@@ -116,6 +116,41 @@ def speed(epochs):
     return ratio
 
 
+def torch_accuracy(name, epochs):
+    """PyTorch's held-out accuracy on preset ``name``'s data with the same recipe (layers,
+    Adam and its rate, batch size, epochs; its own initialisation): what the data allow."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    cfg = preset_config(name)
+    tr = Trainer(cfg.replace(epochs=1))
+    data = tr.data
+    torch.manual_seed(cfg.seed)
+    model = torch_model(tr.network, torch)
+    for m in model:
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()                  # PyTorch's own initialisation
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    c, h, w = tr.network.input_shape
+    X = torch.tensor(data.X_train).reshape(-1, c, h, w)
+    y = torch.tensor(data.Y_train.argmax(axis=1))
+    Xt = torch.tensor(data.X_test).reshape(-1, c, h, w)
+    yt = torch.tensor(data.Y_test.argmax(axis=1))
+    for _ in range(epochs):
+        order = torch.randperm(len(X))
+        for s in range(0, len(X), cfg.batch_size):
+            idx = order[s:s + cfg.batch_size]
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        acc = float((model(Xt).argmax(1) == yt).float().mean())
+    print(f"  PyTorch, the same layers, data and recipe, {epochs} epochs: test accuracy {acc:.2%}",
+          flush=True)
+    return acc
+
+
 def accuracy(name, target=None, **overrides):
     tr = Trainer(preset_config(name, **overrides))
     start = time.perf_counter()
@@ -134,13 +169,16 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=6, help="timed epochs per contender")
     ap.add_argument("--data-dir", help="folder of the full Fashion-MNIST IDX files")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--accuracy-only", action="store_true")
     a = ap.parse_args(argv)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, numpy "
           f"{np.__version__}")
-    speed(a.epochs)
+    if not a.accuracy_only:
+        speed(a.epochs)
     if a.speed_only:
         return 0
     accuracy("mnist_cnn", MNIST_TARGET)
+    torch_accuracy("mnist_cnn", preset_config("mnist_cnn").epochs)
     accuracy("digits_cnn")
     folder = a.data_dir or next((d for d in FASHION_DIRS if os.path.isdir(d)), None)
     if folder and find_idx_files(folder):

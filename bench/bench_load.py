@@ -27,6 +27,7 @@ run on machines of their own.
     python bench/bench_load.py                       # N = 1, 4, 8, 16; MNIST sample 128, 64
     python bench/bench_load.py --clients protocol    # the same, without browsers
     python bench/bench_load.py --sessions 1 4 --epochs 3 --dataset moons --hidden "16, 8"
+    python bench/bench_load.py --replicas 2 --kill-one --sessions 32   # nginx, kill -9 one
 
 Only loopback addresses are used; every wait is bounded (``--timeout``).
 """
@@ -290,11 +291,14 @@ class ProtocolClient:
         self.url, self.timeout = url, timeout
         self.ids, self.fragments, self.metrics = {}, {}, {}
         self.texts, self.errors, self.page_hash = [], [], ""
+        self.query, self.headers = "", {}      # the address's query string, as the page keeps it
+        self.timers = {}       # fragment id -> seconds: run_every fragments the browser reruns
 
     async def connect(self):
         import websockets
         self.ws = await websockets.connect(self.url.replace("http", "ws", 1) + "/_stcore/stream",
-                                           subprotocols=["streamlit"], max_size=None)
+                                           subprotocols=["streamlit"], max_size=None,
+                                           additional_headers=self.headers)
 
     async def close(self):
         await self.ws.close()
@@ -305,7 +309,7 @@ class ProtocolClient:
         from streamlit.proto.BackMsg_pb2 import BackMsg
         msg = BackMsg()
         cs = msg.rerun_script
-        cs.query_string, cs.page_script_hash = "", self.page_hash
+        cs.query_string, cs.page_script_hash = self.query, self.page_hash
         if fragment:
             cs.fragment_id = fragment
         for key, field, value in states:
@@ -317,19 +321,43 @@ class ProtocolClient:
         await self._until_finished()
 
     async def click(self, key):
+        """Click ``key``; return once the app is idle again. A slow epoch (as on a busy
+        server) trains in a ``run_every`` panel whose frames the browser asks for on a
+        timer: they are asked for here too, as the browser does, until the panel ends."""
         await self.rerun([(key, "trigger_value", True)], self.fragments[key])
+        deadline = time.perf_counter() + self.timeout
+        while self.timers:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"the app was still training {self.timeout:g} s after the click")
+            fragment, interval = next(iter(self.timers.items()))
+            await asyncio.sleep(interval)
+            await self.rerun(fragment=fragment)
 
     async def _until_finished(self):
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        timers = None                 # the run_every fragments this full run registers
         while True:
             msg = ForwardMsg()
             msg.ParseFromString(await asyncio.wait_for(self.ws.recv(), self.timeout))
             kind = msg.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = msg.new_session.page_script_hash
+                timers = {}
+            elif kind == "auto_rerun":
+                (self.timers if timers is None else timers)[msg.auto_rerun.fragment_id] = \
+                    msg.auto_rerun.interval
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 self._element(msg.delta.new_element, msg.delta.fragment_id)
+            elif kind == "page_info_changed":
+                self.query = msg.page_info_changed.query_string
             elif kind == "script_finished":
+                # a run cut short for another (e.g. the click's fragment making way for the
+                # page) is not the end: its successor's messages follow
+                if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    timers = None
+                    continue
+                if timers is not None:   # a full run: the browser keeps only its timers
+                    self.timers = timers
                 return
 
     def _element(self, el, fragment):
@@ -447,7 +475,14 @@ def main(argv=None):
     ap.add_argument("--local", action="store_true", help="run the server in local mode")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="an environment variable for the server (repeatable)")
+    ap.add_argument("--replicas", type=int, default=0,
+                    help="N replicas behind nginx (deploy/replicas.py), protocol clients with "
+                         "sticky cookies; see bench/load_replicas.py")
+    ap.add_argument("--kill-one", action="store_true",
+                    help="with --replicas: kill -9 the busiest replica halfway through the clicks")
     args = ap.parse_args(argv)
+    if args.kill_one and args.replicas < 2:
+        ap.error("--kill-one needs --replicas 2 or more")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the server on the way out
 
     from nncore.network import count_params
@@ -461,6 +496,9 @@ def main(argv=None):
     print(f"{args.dataset} {shape} ({count_params(sizes):,} parameters), {args.epochs} clicks on "
           f"Train 1 epoch per session, {'local' if args.local else 'hosted'} mode, "
           f"{os.cpu_count()} cores", flush=True)
+    if args.replicas:
+        from load_replicas import replica_main
+        return replica_main(args, shape)
     env = {"NNCORE_HOSTED": "0" if args.local else "1"}
     for item in args.env:
         key, _, value = item.partition("=")

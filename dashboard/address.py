@@ -288,8 +288,9 @@ _FORMATTING = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # b
 
 
 def _clean(text) -> str:
-    """A title or note as shown: no control or direction-changing characters."""
-    return _FORMATTING.sub("", without_controls(text)).strip()
+    """A title or note as shown: its lines without control or direction-changing characters."""
+    return "\n".join(_FORMATTING.sub("", without_controls(line)).rstrip()
+                     for line in str(text).splitlines()).strip()
 
 
 def _read_lesson(link, texts, bad):

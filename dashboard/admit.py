@@ -18,7 +18,7 @@ from dashboard import limits
 from nncore import RunConfig, Trainer, snapshot
 from nncore.datasets import PATH_OPTIONS, data_size
 from nncore.snapshot import SnapshotError
-from nncore.trainer import load_run_data
+from nncore.trainer import load_run_data, network_sizes
 
 
 class DataError(ValueError):
@@ -69,6 +69,8 @@ def check_before_building(cfg: RunConfig, lim, sizes=None):
         return
     n_train, n_in = size
     limits.check_data(cfg.dataset, n_train, cfg.passes_per_epoch, lim)
+    if sizes is None and cfg.spatial:      # conv layers need the image shape: checked once built
+        return
     limits.check_work(sizes or [n_in, *cfg.hidden, 1], n_train, cfg, lim)
 
 
@@ -96,7 +98,7 @@ def admit_config(cfg: RunConfig, lim, data=None) -> Trainer:
     ``cfg`` builds, e.g. the current run's). Raises ValueError (DataError for the data)."""
     if data is None:
         data = run_data(cfg, lim)
-    limits.check_run(cfg, [data.n_in, *cfg.hidden, data.n_out], data.X_train.shape[0], lim)
+    limits.check_run(cfg, network_sizes(cfg, data), data.X_train.shape[0], lim)
     return Trainer(cfg, data=data, history_budget=lim.history_bytes)
 
 
@@ -111,7 +113,7 @@ def admit_snapshot(snap: snapshot.Snapshot, lim, data=None) -> Trainer:
         if data is None or snapshot.data_fingerprint(data) != snap.fingerprint:
             check_before_building(cfg, lim, snap.sizes)
             data = _build(cfg)
-        limits.check_run(cfg, [data.n_in, *cfg.hidden, data.n_out], data.X_train.shape[0], lim)
+        limits.check_run(cfg, network_sizes(cfg, data), data.X_train.shape[0], lim)
     except DataError as exc:
         raise SnapshotError(f"config.dataset: cannot rebuild {cfg.dataset!r} on this machine "
                             f"({exc}); the run needs the data it was trained on") from None

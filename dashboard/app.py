@@ -8,7 +8,7 @@ if ROOT not in sys.path:          # Streamlit puts dashboard/, not the repo root
 
 import streamlit as st  # noqa: E402
 
-from dashboard import limits, links, resume, sidebar, state  # noqa: E402
+from dashboard import limits, links, resume, sidebar, state, upload_store  # noqa: E402
 
 PAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app_pages")
 
@@ -17,11 +17,13 @@ st.set_page_config(page_title="nncore: watch a network learn", page_icon=":mater
 if state.LIMITS.hosted:           # no traceback for visitors, whatever config.toml says
     st.set_option("client.showErrorDetails", "none")
 limits.set_blas_threads(state.LIMITS.blas_threads)   # hosted: many sessions share the cores
+upload_store.install_session_budget(state.LIMITS.max_session_upload_bytes)   # once per process
 state.init_session()
 # Narrow windows: rows of columns in the main area wrap instead of squeezing their contents
 # (pairs of charts stack below about 44rem; other rows keep 8.5rem a column, the training
 # buttons 10.5rem, the gallery's filters 6.5rem).
 st.html("""<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.5rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
   min-width: min(100%, 8.5rem); }

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import autosave, compare, limits, state
+from dashboard import autosave, compare, limits, plaintext, state
 
 FRAME_S = 0.1        # the browser asks for the next frame this long after the last one
 SLICE_S = 0.06       # each frame trains at least this long (whole epochs) ...
 MAX_SLICE_S = 0.45   # ... and for slow epochs up to this long, so a frame costs < 20 % of it
 PLAYING = "playing"  # session key: the run going on is Play's (else Train N's)
+UNSAVED = "run_unsaved"   # session key: a run ended; save it once the page is drawn
 SLOW_EPOCH_S = 0.7   # a single epoch at least this long trains with a progress bar shown
 
 
@@ -63,6 +64,7 @@ def _stop():
                             f"{state.get_trainer().epoch}.")
     ss[state.EPOCHS_LEFT], ss[PLAYING] = 0, False
     ss[state.EPOCH], ss[state.FOLLOW] = None, True       # show the epoch it stopped at
+    autosave.after_epoch(state.get_trainer(), final=True)   # the run store has the last epoch
 
 
 def _reset():
@@ -94,6 +96,14 @@ def _status(tr):
     c[4].metric("Last epoch", ("–" if not tr.epoch else "< 0.1 ms" if secs < 5e-5
                                else f"{secs * 1000:.1f} ms" if secs < 1 else f"{secs:.2f} s"),
                 help=f"{last.samples_per_s:,.0f} samples/s" if tr.epoch else "No epoch trained yet")
+    if tr.config.loss == "sse":       # summed over the samples: the sets' sizes differ
+        n_train, n_test = len(tr.data.X_train), len(tr.data.X_test)
+        per = f"train {last.train_loss / n_train:.4g}"
+        if n_test and tr.data.kind != "logic":
+            per += f", test {last.test_loss / n_test:.4g}"
+        st.caption(f"sse is summed over the samples, as in the tutorials ({n_train:,} training"
+                   f"{f' and {n_test:,} test' if n_test and tr.data.kind != 'logic' else ''} "
+                   f"samples); per sample: {per}.")
     if ss[state.ERROR]:
         st.error(ss[state.ERROR], icon=":material/error:")
     if ss[state.SETUP_ERROR]:
@@ -104,12 +114,24 @@ def _status(tr):
     notice()
 
 
+def _page():
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return getattr(ctx, "page_script_hash", None)
+
+
 def notice():
-    """What just happened to the run, with Undo when a trained run was replaced."""
+    """What just happened to the run, with Undo when a trained run was replaced. A notice
+    shown on one page is not shown again on the next page opened."""
     ss = st.session_state
     if not ss[state.NOTICE]:
         return
-    st.info(ss[state.NOTICE].replace("*", "\\*"), icon=":material/info:")   # x1*x2 is no markup
+    seen = ss.get("notice_seen")
+    if seen and seen[0] == ss[state.NOTICE] and seen[1] != _page():
+        ss[state.NOTICE] = None
+        return
+    ss["notice_seen"] = (ss[state.NOTICE], _page())
+    plaintext.info(ss[state.NOTICE])          # names files and settings: plain text
     prev = ss.get(state.PREVIOUS)
     if prev is not None:
         st.button(f"Undo: back to the trained run ({prev.config.dataset}, epoch {prev.epoch})",
@@ -117,8 +139,12 @@ def notice():
 
 
 def training_panel(body):
-    """Training buttons, progress and numbers, then ``body(trainer)``, in one fragment."""
+    """Training buttons, progress and numbers, then ``body(trainer)``, in one fragment.
+
+    While a run goes on, the buttons are drawn outside the frames (they do not change from
+    frame to frame, and a click on them reruns the page, which stops the frame at once)."""
     if st.session_state[state.EPOCHS_LEFT] > 0:
+        _header(state.get_trainer(), running=True)
         _running_panel(body)
     else:
         _idle_panel(body)
@@ -133,6 +159,8 @@ def _idle_panel(body):
         st.rerun()
     ss[state.FOLLOW], ss[PLAYING] = False, False
     _panel(body, running=False)
+    if ss.pop(UNSAVED, False):        # the end of a run is saved once its page is drawn
+        autosave.after_epoch(state.get_trainer(), final=True)
 
 
 @st.fragment(run_every=FRAME_S)
@@ -156,6 +184,12 @@ def _user_waiting() -> bool:
         return False
 
 
+def _first_epoch_s(tr):
+    """A guess of the first epoch's time before there is one: about 6 flops per sample and
+    parameter at a modest 10 GFLOP/s."""
+    return len(tr.data.X_train) * tr.config.passes_per_epoch * tr.network.n_params * 6 / 1e10
+
+
 def _slice_s(tr):
     """Training time per frame: short for fast epochs (many frames a second), longer for
     slow ones (so drawing stays a small part of each frame)."""
@@ -164,11 +198,12 @@ def _slice_s(tr):
 
 
 def _train_slice(tr):
-    """The frame's slice of training; returns False if a click is waiting (the frame is
-    then not drawn: the click's rerun draws the page)."""
+    """The frame's slice of training. When the run ends, or a click is waiting (the frame
+    is then not drawn), the page reruns: the click's callback runs and the page is drawn."""
     ss = st.session_state
     if ss[state.EPOCHS_LEFT] > 0:
-        done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting)
+        done = state.train_epochs(ss[state.EPOCHS_LEFT], budget_s=_slice_s(tr), stop=_user_waiting,
+                                  final_save=False)
         ss[state.EPOCHS_LEFT] = max(0, ss[state.EPOCHS_LEFT] - done)
         if ss[state.EPOCHS_LEFT] == 0 and ss.get(PLAYING) and not ss[state.ERROR] \
                 and not ss[state.NOTICE]:
@@ -176,6 +211,7 @@ def _train_slice(tr):
                                 f"{ss[state.EPOCHS_TOTAL]:,} epochs at a time; Play goes on.")
     if ss[state.EPOCHS_LEFT] == 0 or _user_waiting():    # finished, stopped, or a click waits
         ss[PLAYING] = ss[PLAYING] and ss[state.EPOCHS_LEFT] > 0
+        ss[UNSAVED] = True
         st.rerun()
 
 
@@ -193,8 +229,8 @@ def _progress(slot, tr, training):
     slot.progress(done / total, text=text)
 
 
-def _panel(body, running):
-    tr = state.get_trainer()
+def _header(tr, running):
+    """The run's summary line and the training buttons."""
     st.markdown(state.run_summary(tr))
     n = min(tr.config.epochs, state.LIMITS.max_epochs_per_run)
     c = st.container(key="run_buttons").columns(5)
@@ -215,16 +251,25 @@ def _panel(body, running):
     c[4].button("Reset", key="btn_reset", on_click=_reset, width="stretch",
                 icon=":material/restart_alt:", help="Back to epoch 0: same seed, same start")
     compare.add_button(running)       # keep this run for the Compare page
-    if running:
-        bar, numbers = st.empty(), st.empty()
-        if tr.epoch == 0 or tr.records[-1].seconds >= SLICE_S:
-            _progress(bar, tr, training=True)    # say what trains before it does (seconds)
-            with numbers.container():
-                _status(tr)
+
+
+def _panel(body, running):
+    tr = state.get_trainer()
+    if not running:
+        _header(tr, running)
+    if running and (tr.records[-1].seconds if tr.epoch else _first_epoch_s(tr)) >= SLICE_S:
+        bar, numbers = st.empty(), st.empty()    # slow epochs: say what trains before it does
+        _progress(bar, tr, training=True)
+        with numbers.container():
+            _status(tr)
         _train_slice(tr)
         _progress(bar, tr, training=False)
         with numbers.container():
             _status(tr)
+    elif running:                     # fast ones: train, then draw (no blank placeholders)
+        _train_slice(tr)
+        _progress(st, tr, training=False)
+        _status(tr)
     else:
         _status(tr)
     try:
@@ -264,6 +309,9 @@ def epoch_slider(tr) -> int:
                        f"{tr.epoch} are dropped (for example after the loss blew up; Undo brings "
                        "them back until you train). The optimiser's state starts afresh.")
     h = tr.history
+    if h.not_stored:
+        st.caption(f"The loaded file stored the weights of {len(epochs)} of the run's "
+                   f"{tr.epoch + 1:,} epochs; every epoch's metrics are in the curves.")
     if h.thinned:
         st.caption(f"History thinned to stay within {h.budget_bytes / 2**20:.0f} MB: {h.thinned} "
                    f"older epochs were dropped; {len(epochs)} stored epochs can be shown "

@@ -16,10 +16,11 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 from dataclasses import dataclass, replace
 
 from nncore.datasets import PATH_OPTIONS
-from nncore.network import count_params, multiply_adds
+from nncore.network import count_params, work_parts
 from nncore.text import size_text
 
 
@@ -35,6 +36,7 @@ class Limits:
     max_upload_bytes: int         # one uploaded image
     max_image_pixels: int         # decoded size of one uploaded image
     max_images: int               # images per upload
+    max_session_upload_bytes: int  # uploads one session may hold at a time (before they are read)
     max_snapshot_bytes: int       # a training-state file, uncompressed
     max_train_samples: int        # training samples of a dataset
     max_epoch_work: float         # cost of one epoch, in multiply-adds (see epoch_work)
@@ -58,7 +60,8 @@ class Limits:
                  f"{size_text(self.history_bytes)} of weight history per session: older epochs are "
                  "thinned (every other one dropped; their curves stay)",
                  f"images up to {size_text(self.max_upload_bytes)} and "
-                 f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload",
+                 f"{self.max_image_pixels / 1e6:g} megapixels, {self.max_images} per upload, "
+                 f"{size_text(self.max_session_upload_bytes)} of uploads at a time",
                  f"training-state files up to {size_text(self.max_snapshot_bytes)}",
                  f"{self.max_compare_runs} runs side by side on the Compare page, "
                  f"{size_text(self.compare_bytes)} in all"]
@@ -75,32 +78,44 @@ class Limits:
 WORK_PER_SECOND = 5e9
 SMALL_BATCH = 32                  # below this many samples a batch, products slow down
 STEP_WORK = 60_000                # overhead of one step of one layer, in multiply-adds
+# Conv layers cost more per multiply-add (im2col copies, col2im adds), and every value of a
+# conv or pool output a few elementwise passes: measured on one core here, the mnist_cnn
+# net trains at ~0.57 ns per multiply-add, conv 32@3x3 at ~1.2 ns, against ~0.13 ns for a
+# dense net; these weights overestimate those by ~1.5x.
+CONV_MAC_COST = 3                 # dense multiply-adds per conv multiply-add
+MAP_VALUE_COST = 50               # dense multiply-adds per conv/pool output value
 
 
 def epoch_work(sizes, n_train, passes=1, batch_size=None) -> float:
     """The cost of one epoch in multiply-adds: the network's multiply-adds per sample
-    (``nncore.network.multiply_adds``) × samples × passes, times up to ``SMALL_BATCH`` for
+    (``nncore.network.multiply_adds``; conv ones and conv/pool outputs weighted by
+    ``CONV_MAC_COST`` and ``MAP_VALUE_COST``) × samples × passes, times up to ``SMALL_BATCH`` for
     small batches, plus a per-step overhead per layer. ``batch_size`` None: full batch."""
     bs = max(1, min(int(batch_size or n_train), max(1, n_train)))
     steps = -(-n_train // bs) * passes
-    per_sample = multiply_adds(sizes) * max(1.0, SMALL_BATCH / bs)
+    parts = work_parts(sizes)
+    per_sample = (parts["dense"] + CONV_MAC_COST * parts["conv"]
+                  + MAP_VALUE_COST * parts["map_values"]) * max(1.0, SMALL_BATCH / bs)
     return float(per_sample * n_train * passes + steps * (len(sizes) - 1) * STEP_WORK)
 
 
 LOCAL = Limits(hosted=False, max_params=20_000_000, max_epochs_per_run=10_000,
                max_total_epochs=1_000_000, max_epoch_samples=10**12, history_bytes=256 * 2**20,
                max_upload_bytes=20 * 2**20, max_image_pixels=40_000_000, max_images=200,
+               max_session_upload_bytes=4 * 2**30,
                max_snapshot_bytes=200 * 2**20, max_train_samples=10**9, max_epoch_work=1e18,
                max_hidden_layers=1000, allow_paths=True,
                checkpoints=True)
 
-# A hosted session training the MNIST sample with 784-128-64-10 (Adam) holds about 45 MB
-# once its history is full (tests/test_limits.py); the largest preset, 784-512-256-16-10,
-# about 105 MB. Most of the rest is the engine's cached evaluation buffers (widest layer x
-# training samples), not the history.
+# A hosted session training the MNIST sample with 784-128-64-10 (Adam), its data shared
+# with the other sessions, holds about 25 MB once its 6 MB of history is full (tracemalloc:
+# 33 MB with 16 MB of history); the largest preset, 784-512-256-16-10, more. Most of the
+# rest is the engine's cached evaluation buffers (units x training samples, ~16 MB here).
+# Older epochs than the history keeps are in the run store's copy only if it kept them.
 HOSTED = Limits(hosted=True, max_params=600_000, max_epochs_per_run=200,
-                max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=16 * 2**20,
+                max_total_epochs=2_000, max_epoch_samples=100_000, history_bytes=6 * 2**20,
                 max_upload_bytes=5 * 2**20, max_image_pixels=16_000_000, max_images=40,
+                max_session_upload_bytes=64 * 2**20,
                 max_snapshot_bytes=25 * 2**20, max_train_samples=10_000,
                 max_epoch_work=WORK_PER_SECOND * 8, max_hidden_layers=16, allow_paths=False,
                 checkpoints=False, blas_threads=1, max_compare_runs=4,
@@ -184,6 +199,18 @@ def _apply_blas_threads(n) -> bool:
         except Exception:
             return False
     return True
+
+
+# -- what a visitor may read -------------------------------------------------------------------
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)*([\w.@+-]+)/?")
+
+
+def public_text(text, lim=None) -> str:
+    """``text`` for a visitor: in hosted mode the server's absolute paths (where the sample
+    data and IDX folders live) become their last names (``/srv/app/sample_data`` ->
+    ``sample_data``); locally the text as it is."""
+    lim = lim or current()
+    return _ABSOLUTE_PATH.sub(r"\1", str(text)) if lim.hosted else str(text)
 
 
 # -- checks (ValueError naming the limit) ---------------------------------------------------

@@ -8,6 +8,7 @@ through the checks of a loaded file (``runstore.read_trainer``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -53,8 +54,7 @@ def open_linked_run(lim=None):
     try:
         stored = autosave.store().get(token)
         trainer = runstore.read_trainer(stored.body, lim, _data_for)
-    except runstore.RunGone as exc:
-        runlink.drop()
+    except runstore.RunGone as exc:      # the key stays until this session's run replaces it
         state.init_session()
         ss[state.NOTICE] = f"The run of this link cannot be opened: {exc.reason}. A new run starts here."
         return
@@ -66,16 +66,13 @@ def open_linked_run(lim=None):
         return
     except ValueError as exc:
         log.warning("linked run %s refused: %s", runstore.short_hash(token), exc)
-        runlink.drop()
         state.init_session()
         ss[state.NOTICE] = (f"The run of this link cannot be opened: {state.error_text(exc)}. "
                             "A new run starts here.")
         return
     if stored.writer != autosave.store().writer:
-        try:
+        with contextlib.suppress(runstore.StoreError):
             autosave.store().dismiss(stored.key)   # taken up: not offered as interrupted
-        except runstore.StoreError:
-            pass
     _adopt(trainer, f"Reopened the run of this link at epoch {trainer.epoch}, its last saved "
                     "epoch; it goes on here as your own copy, under a new link.")
 
@@ -106,10 +103,8 @@ def _resume(key, lim):
         return
     if _adopt(trainer, f"Resumed the interrupted run at epoch {trainer.epoch}, its last "
                        "completed epoch; Train 1 epoch continues it exactly."):
-        try:
+        with contextlib.suppress(runstore.StoreError):
             autosave.store().delete(key)           # moved to this session: offered to nobody else
-        except runstore.StoreError:
-            pass
 
 
 def _dismiss(key):

@@ -21,8 +21,3 @@ def put(token: str):
     if st.query_params.get_all(KEY) != [token]:
         st.query_params[KEY] = token
 
-
-def drop():
-    """Take the ``run`` key out of the address bar."""
-    if KEY in st.query_params:
-        del st.query_params[KEY]

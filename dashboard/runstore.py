@@ -35,10 +35,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from dashboard import admit, limits
 from nncore import snapshot
 from nncore.text import size_text
-
-from dashboard import admit, limits
 
 log = logging.getLogger("dashboard")
 
@@ -228,6 +227,7 @@ class _SQLite(_Engine):
         conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level="DEFERRED")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a crash loses no committed run
+        conn.execute("PRAGMA wal_autocheckpoint=10000")  # runs are MBs: fsync every ~40 MB
         return conn
 
     @staticmethod
@@ -436,13 +436,20 @@ def open_store(cfg: Settings | None = None) -> RunStore:
 
 
 # -- the training-state side ----------------------------------------------------------------
+MAX_STORED_EPOCHS = 24          # older epochs' weights in one stored run, at most
+
+
 def dump_run(trainer, history_bytes: int) -> bytes:
     """``trainer`` as a compact training-state document: latest weights, resume block,
-    records, and every k-th stored epoch with k chosen so that the older epochs' weights
-    take at most ``history_bytes``."""
+    records, and every k-th stored epoch, k chosen so that the older epochs take at most
+    ``history_bytes`` and number at most ``MAX_STORED_EPOCHS`` (a save then costs about
+    the same at epoch 20 and at epoch 2,000). Arrays are plain base64 (``pack=False``):
+    fast to write, and still the training-state format."""
     stored = trainer.history.epochs
-    per_epoch = trainer.network.n_params * trainer.network.params.itemsize * 4 / 3 + 64
-    fit = int(history_bytes // per_epoch)
+    net = trainer.network
+    units = sum(net.sizes[1:])
+    per_epoch = (net.n_params + 2 * units) * net.params.itemsize * 4 / 3 + 600 + 200 * len(net.sizes)
+    fit = min(MAX_STORED_EPOCHS, int(history_bytes // per_epoch))
     older = max(0, len(stored) - 1)
     if fit <= 0 or older == 0:
         epochs = "latest"
@@ -450,7 +457,9 @@ def dump_run(trainer, history_bytes: int) -> bytes:
         epochs = "all"
     else:
         epochs = max(2, math.ceil(older / fit))
-    return snapshot.dumps(trainer, epochs=epochs, readable=False, compress=False)
+        while len(snapshot.select_epochs(stored, stored[-1], epochs)) - 1 > fit:
+            epochs = max(epochs + 1, int(epochs * 1.25))   # epoch 0 and the latest stay too
+    return snapshot.dumps(trainer, epochs=epochs, readable=False, compress=False, pack=False)
 
 
 def read_snapshot(body: bytes, lim, max_run_bytes=None):

@@ -102,7 +102,8 @@ def read_config(base: RunConfig) -> RunConfig:
                                                         base.dataset_options.get(k, option.default)))
                             for k, option in spec.options.items()}
     d["hidden"] = parse_hidden(ss[WIDGET_KEYS["hidden"]])
-    d["activations"] = [ss.get(act_key(i), "relu") for i in range(len(d["hidden"]))] + [ss[ACT_OUT]]
+    n_weighted = len(_weighted(d["hidden"]))                     # pools have no activation
+    d["activations"] = [ss.get(act_key(i), "relu") for i in range(n_weighted)] + [ss[ACT_OUT]]
     for f in ("loss", "optimizer", "lr", "lr_schedule", "lr_decay", "momentum", "beta1", "beta2",
               "batch", "batch_size", "l2", "dropout", "seed", "epochs", "init", "biases", "shuffle", "passes_per_epoch", "dtype"):
         if WIDGET_KEYS[f] in ss:
@@ -214,21 +215,29 @@ def _preset_block():
                       icon=":material/bolt:")
 
 
+def _weighted(hidden):
+    """The hidden layers that have an activation (dense and conv; not pool)."""
+    return [h for h in hidden if not str(h).startswith("pool")]
+
+
 def _network_block():
     ss = st.session_state
     st.text_input("Hidden layers", key=WIDGET_KEYS["hidden"], placeholder="e.g. 16, 8",
-                  help="Units per hidden layer, separated by commas; empty for none.")
+                  help="Units per hidden layer, separated by commas; empty for none. For images, "
+                       "convolution and max-pooling first: conv 8@5x5, pool 2, 64 (8 filters of "
+                       "5×5, then 2×2 max-pooling, then 64 units).")
     shape_slot, problem_slot = st.empty(), st.container()
     try:
         hidden = parse_hidden(ss[WIDGET_KEYS["hidden"]])
     except ValueError:
         hidden = []
-    hidden = hidden[:MAX_LAYERS]
+    hidden = _weighted(hidden)[:MAX_LAYERS]
     cols = st.columns(2)
-    for i in range(len(hidden)):
+    for i, h in enumerate(hidden):
         if act_key(i) not in ss:
             ss[act_key(i)] = ss.get(act_key(i - 1), "relu")
-        cols[i % 2].selectbox(f"Layer {i + 1} activation", HIDDEN_ACTS, key=act_key(i))
+        label = f"Layer {i + 1} activation" + (f" ({h})" if isinstance(h, str) else "")
+        cols[i % 2].selectbox(label, HIDDEN_ACTS, key=act_key(i))
     cols[len(hidden) % 2].selectbox("Output activation", list(ACTIVATIONS), key=ACT_OUT)
     st.selectbox("Loss", list(LOSSES), key=WIDGET_KEYS["loss"], format_func=LOSS_NAMES.get)
     return shape_slot, problem_slot

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from dashboard import admit, autosave, limits
+from dashboard import admit, autosave, limits, plaintext
 from nncore import Diverged, RunConfig, Trainer
 from nncore.datasets import FEATURE_LABELS
 from nncore.presets import default_config
@@ -49,7 +49,7 @@ SETUP_ERROR = "setup_error"  # why the sidebar's setup cannot start a run, or No
 
 # Page widgets whose values survive a switch to another page (see app.py).
 PAGE_WIDGETS = {"loss_log": True, "w_view": "Weights", "w_fullres": False,
-                "w_per_layer": False, "w_units": 32, "w_norms": False,
+                "w_per_layer": False, "w_units": 32, "w_norms": False, "w_image": 0,
                 "pred_view": "Test samples", "pred_mistakes": False, "pred_sort": "Data order",
                 "pred_true": "Any", "pred_guess": "Any"}
 
@@ -256,15 +256,16 @@ def show_error(exc_or_text, container=None):
         log.error("error shown to the user", exc_info=exc_or_text)
     else:
         log.info("user error: %s", exc_or_text)
-    (container or st).error(error_text(exc_or_text), icon=":material/error:")
+    plaintext.error(limits.public_text(error_text(exc_or_text), LIMITS), container)
 
 
 # -- training ----------------------------------------------------------------------------
-def train_epochs(n=1, budget_s=None, stop=None) -> int:
+def train_epochs(n=1, budget_s=None, stop=None, final_save=True) -> int:
     """Train up to ``n`` epochs; stop early after ``budget_s`` seconds, at the target loss,
     when the loss diverges (the message goes to ``ERROR``; the last good epoch stays), or
     between two batches once ``stop()`` is true (that partial epoch is dropped).
-    Returns the number of epochs trained."""
+    ``final_save=False`` (a frame of a longer run): only the throttled saves, the caller
+    saves when the run ends. Returns the number of epochs trained."""
     ss = st.session_state
     tr = get_trainer()
     ss[ERROR] = None
@@ -303,7 +304,7 @@ def train_epochs(n=1, budget_s=None, stop=None) -> int:
             break
         if budget_s is not None and time.perf_counter() - start >= budget_s:
             break
-    if done:
+    if done and final_save:
         autosave.after_epoch(tr, final=True)
     return done
 

@@ -99,13 +99,12 @@ class Cluster:
         return f"http://127.0.0.1:{self.ports[i]}"
 
     def start_replica(self, i):
-        log = open(os.path.join(self.log_dir, f"replica-{i}.log"), "ab")
         cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
                "--server.headless", "true", "--server.port", str(self.ports[i]),
                "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-        self.replicas[i] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT)
-        log.close()
+        with open(os.path.join(self.log_dir, f"replica-{i}.log"), "ab") as log:
+            self.replicas[i] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT)
         return self.replicas[i]
 
     def start(self):

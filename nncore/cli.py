@@ -9,7 +9,7 @@ import sys
 from .config import LR_SCHEDULES, RunConfig, parse_hidden
 from .datasets import DATASETS
 from .presets import PRESETS, default_config, preset_config
-from .text import size_text
+from .text import size_text, without_controls
 from .trainer import Diverged, Trainer
 
 
@@ -176,22 +176,101 @@ def _resume_trainer(a):
         changes["batch"] = a.batch
     elif a.batch_size is not None:
         changes.update(batch="mini", batch_size=a.batch_size)
-    if a.epochs is not None:
-        changes["epochs"] = trainer.epoch + a.epochs
-    elif trainer.epoch >= trainer.config.epochs:
+    if a.epochs is None and trainer.epoch >= trainer.config.epochs:
         raise CliError(f"the run in {a.resume} has trained its {trainer.config.epochs} epochs; "
                        "say how many more with --epochs N")
+    # config.epochs stays: it is the length of the run's learning-rate schedule (cosine), which
+    # goes on as it was; --epochs N only says how many more epochs to train now
     trainer.update_settings(**changes)
-    return trainer
+    until = trainer.epoch + a.epochs if a.epochs is not None else trainer.config.epochs
+    return trainer, until
+
+
+def _check_export_path(path):
+    """Refuse an export path that cannot be written, before any training."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CliError(f"--export {path}: is a folder; give a file name (.json or .json.gz)")
+    if not os.path.isdir(folder):
+        raise CliError(f"--export {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise CliError(f"--export {path}: cannot write there (permission denied)")
+
+
+class _Interrupted(BaseException):
+    """SIGTERM while training (Ctrl-C is KeyboardInterrupt)."""
+
+
+def _finished(trainer, until):
+    cfg, last = trainer.config, trainer.records[-1]
+    return (trainer.epoch >= until or trainer.stop_reason is not None
+            or (cfg.target_loss is not None and trainer.epoch > 0 and last.train_loss <= cfg.target_loss))
+
+
+def _completed(trainer):
+    """What the next epoch starts from, to go back to if an epoch is cut short."""
+    net = trainer.network
+    return (trainer.epoch, trainer.iterations, net.params.copy(), net.grads.copy(),
+            trainer.optimizer.state_dict(), trainer.rng.bit_generator.state)
+
+
+def _back_to(trainer, saved):
+    """Undo a cut-short epoch: the run as it was at the end of its last completed one."""
+    epoch, iterations, params, grads, opt, rng = saved
+    if trainer.epoch == epoch + 1 and len(trainer.records) == epoch + 2:
+        return                              # the epoch had completed after all
+    net = trainer.network
+    net.params[...], net.grads[...] = params, grads
+    trainer.optimizer.load_state_dict(opt)
+    trainer.rng.bit_generator.state = rng
+    trainer.epoch, trainer.iterations = epoch, iterations
+    del trainer.records[epoch + 1:]
+    trainer.history.truncate(epoch)
+    trainer.history.add(epoch, params, grads)
+
+
+def _train(trainer, until, as_json):
+    """Train to ``until``; returns None, or the signal's name if Ctrl-C or SIGTERM cut it short
+    (the run is then as it was after its last completed epoch)."""
+    import signal
+
+    def on_term(signum, frame):
+        raise _Interrupted()
+    old = _set_signal(signal.SIGTERM, on_term)
+    saved = _completed(trainer)
+    try:
+        while not _finished(trainer, until):
+            rec = trainer.run_epoch()
+            saved = _completed(trainer)
+            _print_epoch(rec, until, as_json)
+    except (KeyboardInterrupt, _Interrupted) as exc:
+        _back_to(trainer, saved)
+        return "SIGTERM" if isinstance(exc, _Interrupted) else "Ctrl-C"
+    finally:
+        if old is not None:
+            _set_signal(signal.SIGTERM, old)
+    return None
+
+
+def _set_signal(sig, handler):
+    """``signal.signal``, or None where signals cannot be set (not the main thread)."""
+    import signal
+    try:
+        return signal.signal(sig, handler)
+    except (ValueError, OSError):
+        return None
 
 
 def cmd_train(a):
     keep = _export_choice(a)
+    if a.export:
+        _check_export_path(a.export)
     if a.resume:
-        trainer = _resume_trainer(a)
+        trainer, until = _resume_trainer(a)
         cfg = trainer.config
     else:
         cfg = config_from_args(a)
+        until = cfg.epochs
         try:
             trainer = Trainer(cfg)
         except MemoryError:
@@ -202,24 +281,40 @@ def cmd_train(a):
         start = f", resumed at epoch {trainer.epoch} from {a.resume}" if a.resume else ""
         print(f"{cfg.dataset}: {net.sizes} {net.activations}, {net.n_params:,} parameters, "
               f"{cfg.optimizer} {cfg.lr_text()}, batch {cfg.batch}"
-              f"{'' if cfg.batch != 'mini' else ' ' + str(cfg.batch_size)}, {cfg.epochs} epochs{start}",
+              f"{'' if cfg.batch != 'mini' else ' ' + str(cfg.batch_size)}, {until} epochs{start}",
               flush=True)
     code = 0
     try:
-        while not trainer.done:
-            _print_epoch(trainer.run_epoch(), cfg.epochs, a.json)
+        stopped = _train(trainer, until, a.json)
     except Diverged as exc:
         print(f"error: {exc}", file=sys.stderr)
-        code = 3
+        code, stopped = 3, None
+    if stopped:
+        code = 130 if stopped == "Ctrl-C" else 143
+        print(f"{stopped}: stopped during epoch {trainer.epoch + 1}; the run is kept at epoch "
+              f"{trainer.epoch}, its last completed epoch"
+              + ("" if a.export else " (nothing is saved without --export PATH)"),
+              file=sys.stderr, flush=True)
     if a.export:
-        from . import snapshot
-        try:
-            size = snapshot.save(trainer, a.export, epochs=keep, readable=a.readable)
-        except OSError as exc:
-            raise CliError(f"cannot write {a.export}: {exc.strerror or exc}") from None
-        print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({size_text(size)})",
-              file=sys.stderr if a.json else sys.stdout, flush=True)
+        _export(trainer, a, keep)
     return code
+
+
+def _export(trainer, a, keep):
+    """Save the run (atomically: snapshot.save), with Ctrl-C and SIGTERM held off meanwhile."""
+    import signal
+    from . import snapshot
+    held = {s: _set_signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        size = snapshot.save(trainer, a.export, epochs=keep, readable=a.readable)
+    except OSError as exc:
+        raise CliError(f"cannot write {a.export}: {exc.strerror or exc}") from None
+    finally:
+        for s, handler in held.items():
+            if handler is not None:
+                _set_signal(s, handler)
+    print(f"saved the training state at epoch {trainer.epoch} to {a.export} ({size_text(size)})",
+          file=sys.stderr if a.json else sys.stdout, flush=True)
 
 
 def cmd_validate(a):
@@ -229,9 +324,9 @@ def cmd_validate(a):
     try:
         snap = snapshot.load(a.path, max_bytes=int(a.max_mb * 2**20))
     except snapshot.SnapshotError as exc:
-        print(f"invalid: {a.path}: {exc}", file=sys.stderr)
+        print(without_controls(f"invalid: {a.path}: {exc}"), file=sys.stderr)
         return 1
-    print(f"OK: {a.path}: {snap.describe()}")
+    print(f"OK: {without_controls(a.path)}: {snap.describe()}")
     if a.no_data:
         print("data: not checked (--no-data)")
         return 0
@@ -279,7 +374,7 @@ def cmd_predict(a):
             if a.json:
                 print(json.dumps({"file": r.name, "error": r.error}), flush=True)
             else:
-                print(f"{r.name}: error: {r.error}", file=sys.stderr, flush=True)
+                print(without_controls(f"{r.name}: error: {r.error}"), file=sys.stderr, flush=True)
             continue
         best = r.top(3)
         if a.json:
@@ -289,7 +384,7 @@ def cmd_predict(a):
                   flush=True)
         else:
             guesses = ", then ".join(f"{spec.class_names[c]} ({p:.1%})" for c, p in best if p >= 0.005)
-            print(f"{r.name}: {guesses}", flush=True)
+            print(without_controls(f"{r.name}: {guesses}"), flush=True)   # one line per file
     return 1 if failed else 0
 
 
@@ -310,7 +405,7 @@ def main(argv=None):
         elif a.command == "predict":
             return cmd_predict(a)
     except (ValueError, CliError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(without_controls(f"error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -160,6 +160,24 @@ def multiply_adds(input_shape, layers) -> int:
     return int(total)
 
 
+def work_parts(input_shape, layers) -> dict:
+    """Per-sample forward work by kind: ``dense`` and ``conv`` multiply-adds, and
+    ``map_values``, the values conv and pool layers write (each costs a few elementwise
+    passes forward and back: bias, activation, pooling, their gradients)."""
+    prev, out = tuple(input_shape), {"dense": 0, "conv": 0, "map_values": 0}
+    for tok, shape in zip(layers, layer_shapes(prev, layers)):
+        kind = layer_kind(tok)
+        if kind == "conv":
+            _, kh, kw = conv_params(tok)
+            out["conv"] += int(np.prod(shape)) * prev[0] * kh * kw
+        elif kind == "dense":
+            out["dense"] += int(np.prod(prev)) * tok
+        if kind != "dense":
+            out["map_values"] += int(np.prod(shape))
+        prev = shape
+    return out
+
+
 class Conv2D:
     """Valid convolution, stride 1: ``a = f(conv(x, W) + b)`` with ``W`` (K, C, kh, kw).
 
@@ -222,10 +240,14 @@ class Conv2D:
         k, ho, wo = self.out_shape
         c, h, w = self.in_shape
         m, q = n * ho * wo, self._Wm.shape[1]
-        return {"cols": np.empty((q, m), dtype), "z": np.empty((k, m), dtype),
-                "a": np.empty((k, m), dtype), "ones": np.ones((m, 1), dtype),
-                "dcols": np.empty((q, m), dtype) if need_grad_x else None,
-                "grad_x": np.empty((c, n, h, w), dtype) if need_grad_x else None}
+        out = {"cols": np.empty((q, m), dtype), "z": np.empty((k, m), dtype),
+               "a": np.empty((k, m), dtype), "ones": np.ones((m, 1), dtype), "grad_x": None}
+        if need_grad_x:
+            kw = self.kernel[1]
+            out.update(wide=np.zeros((k, n, ho, w), dtype), dcols=np.empty((q, n * ho * w), dtype),
+                       acc=np.empty((c, n, h * w + kw - 1), dtype),
+                       grad_x=np.empty((c, n, h, w), dtype))
+        return out
 
     def forward(self, x, buf):
         """``x`` (C, n, H, W), any strides; return ``a`` (K, n, H', W'), a view of ``buf``."""
@@ -255,17 +277,23 @@ class Conv2D:
         grad_x = buf["grad_x"]
         if grad_x is None:
             return None
-        dcols = buf["dcols"]
-        np.matmul(self._Wm.T, delta, out=dcols)
-        n = grad_x.shape[1]
-        _, ho, wo = self.out_shape
+        c, n, h, w = grad_x.shape
+        k, ho, wo = self.out_shape
         kh, kw = self.kernel
-        d6 = dcols.reshape(-1, kh, kw, n, ho, wo)
-        # col2im: one vectorised add per filter offset (kh·kw of them), none per position
-        grad_x[...] = 0
+        # col2im. The gradient rows are padded to the input's width W (zeros in columns
+        # W'..W-1): then the kernel offset (i, j) is a shift by i·W + j of every (H', W)
+        # plane in the flattened (H, W) plane, one long add per offset (kh·kw of them, none
+        # per position); the zeros land on cells of the next row, or the spare tail.
+        wide, dcols, acc = buf["wide"], buf["dcols"], buf["acc"]
+        np.copyto(wide[..., :wo], delta.reshape(k, n, ho, wo))
+        np.matmul(self._Wm.T, wide.reshape(k, -1), out=dcols)
+        d5 = dcols.reshape(c, kh, kw, n, ho * w)
+        acc[...] = 0
         for i in range(kh):
             for j in range(kw):
-                grad_x[:, :, i:i + ho, j:j + wo] += d6[:, i, j]
+                s = i * w + j
+                acc[:, :, s:s + ho * w] += d5[:, i, j]
+        np.copyto(grad_x.reshape(c, n, h * w), acc[:, :, :h * w])
         return grad_x
 
     def __repr__(self):
@@ -296,40 +324,53 @@ class MaxPool2D:
 
     def buffers(self, n, dtype, need_grad_x):
         c, ho, wo = self.out_shape
-        c, h, w = self.in_shape
-        return {"a": np.empty((c, n, ho, wo), dtype), "arg": np.empty((c, n, ho, wo), np.uint16),
-                "new": np.empty((c, n, ho, wo), bool),
-                "grad_x": np.empty((c, n, h, w), dtype) if need_grad_x else None}
-
-    def _window(self, x, k):
-        """The k-th offset (row-major) of every window: a (C, n, H//P, W//P) view of ``x``."""
-        p = self.p
-        _, ho, wo = self.out_shape
-        i, j = divmod(k, p)
-        return x[:, :, i:ho * p:p, j:wo * p:p]
+        p, (_, h, w) = self.p, self.in_shape
+        out = {"a": np.empty((c, n, ho, wo), dtype), "m1": np.empty((c, n, ho * p, wo), dtype),
+               "grad_x": None}
+        if need_grad_x:
+            out.update(eq=np.empty((c, n, ho, wo), bool), taken=np.empty((c, n, ho, wo), bool),
+                       grad_x=np.empty((c, n, h, w), dtype))
+        return out
 
     def forward(self, x, buf):
-        a, arg, new = buf["a"], buf["arg"], buf["new"]
-        np.copyto(a, self._window(x, 0))
-        arg[...] = 0
-        for k in range(1, self.p * self.p):            # one step per window offset
-            v = self._window(x, k)
-            np.greater(v, a, out=new)                   # strictly greater: the first max wins ties
-            np.copyto(a, v, where=new)
-            np.copyto(arg, k, where=new)
+        """``x`` (C, n, H, W) → (C, n, H//P, W//P): the max over each row's P columns, then
+        over P rows (one long strided operation per offset, none per window)."""
+        p = self.p
+        _, ho, wo = self.out_shape
+        x = x[:, :, :ho * p, :wo * p]
+        buf["x"] = x
+        m1, a = buf["m1"], buf["a"]
+        np.copyto(m1, x[..., 0::p])
+        for j in range(1, p):
+            np.maximum(m1, x[..., j::p], out=m1)
+        rows = m1.reshape(*m1.shape[:2], ho, p, wo)
+        np.copyto(a, rows[:, :, :, 0])
+        for i in range(1, p):
+            np.maximum(a, rows[:, :, :, i], out=a)
         return a
 
     def backward(self, grad_a, buf):
-        """``grad_a`` (C, n, H//P, W//P) → dL/dx (C, n, H, W), or None for a first layer."""
+        """``grad_a`` (C, n, H//P, W//P) → dL/dx (C, n, H, W), or None for a first layer.
+
+        The first offset of the window (row-major) that holds the maximum gets the whole
+        gradient, as PyTorch's CPU max-pool does."""
         grad_x = buf["grad_x"]
         if grad_x is None:
             return None
+        p = self.p
+        _, ho, wo = self.out_shape
         grad_a = grad_a.reshape(buf["a"].shape)
-        if grad_x.shape[2] % self.p or grad_x.shape[3] % self.p:
-            grad_x[...] = 0                             # the dropped rows and columns
-        arg = buf["arg"]
-        for k in range(self.p * self.p):
-            np.multiply(grad_a, arg == k, out=self._window(grad_x, k))
+        x, a, eq, taken = buf["x"], buf["a"], buf["eq"], buf["taken"]
+        taken[...] = False
+        for k in range(p * p):                          # one step per window offset
+            i, j = divmod(k, p)
+            np.equal(x[:, :, i::p, j::p], a, out=eq)
+            np.greater(eq, taken, out=eq)               # equal, and no earlier offset was
+            np.multiply(grad_a, eq, out=grad_x[:, :, i:ho * p:p, j:wo * p:p])
+            taken |= eq
+        if grad_x.shape[2] != ho * p or grad_x.shape[3] != wo * p:
+            grad_x[:, :, ho * p:] = 0                   # the dropped rows and columns
+            grad_x[:, :, :, wo * p:] = 0
         return grad_x
 
     def __repr__(self):

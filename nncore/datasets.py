@@ -471,6 +471,9 @@ def _csv_table(opts, rng):
         raise ValueError(f"csv: {path}: {len(names):,} different labels in {len(rows):,} rows "
                          f"(at most {most:,}): is column {col + 1} the label column, or does it "
                          "hold measurements?")
+    if len(names) < 2:
+        raise ValueError(f"csv: {path}: column {col + 1} holds only one label ({names[0][:40]!r}): "
+                         "a classifier needs at least 2 classes (is it the label column?)")
     index = {v: i for i, v in enumerate(names)}
     y = np.array([index[v] for v in labels_raw])
     X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)

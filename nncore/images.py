@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow warns about a file's quirks ("Corrupt EXIF data", "Tag data larger than file") on
+# stderr, with its own path; what matters of them is said in the steps or an ImageError.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
 
 # name -> (height, width) of the array the network sees.
 IMAGE_FORMATS = {"mnist": (28, 28), "digits8": (8, 8)}

@@ -16,9 +16,19 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import ACTIVATIONS, check_activation, softmax
-from .conv import (Conv2D, MaxPool2D, conv_params, is_spatial, layer_kind, layer_shapes,
-                   parse_input, parse_layer, shape_text)
+from .conv import (
+    Conv2D,
+    MaxPool2D,
+    conv_params,
+    is_spatial,
+    layer_kind,
+    layer_shapes,
+    parse_input,
+    parse_layer,
+    shape_text,
+)
 from .conv import multiply_adds as conv_multiply_adds
+from .conv import work_parts as conv_work_parts
 from .initializers import INITIALIZERS, check_init, default_init
 from .losses import LOSSES, check_loss
 
@@ -65,6 +75,16 @@ def multiply_adds(sizes) -> int:
         return int(sum(int(i) * int(o) for i, o in zip(sizes, sizes[1:])))
     n_in, shape, layers = parse_spec(sizes)
     return conv_multiply_adds(shape if shape is not None else (n_in,), layers)
+
+
+def work_parts(sizes) -> dict:
+    """:func:`multiply_adds` split by kind: ``{"dense": ..., "conv": ..., "map_values": ...}``
+    (map values: the outputs of conv and pool layers per sample)."""
+    sizes = list(sizes)
+    if all(isinstance(s, (int, np.integer)) for s in sizes):
+        return {"dense": multiply_adds(sizes), "conv": 0, "map_values": 0}
+    n_in, shape, layers = parse_spec(sizes)
+    return conv_work_parts(shape if shape is not None else (n_in,), layers)
 
 
 def count_params(sizes, biases=True) -> int:
@@ -260,7 +280,7 @@ class Network:
                 off = layer.slice.stop
         else:
             self._build_spatial(spec, activations, biases)
-        self.param_layers = [l for l in self.layers if l.weights is not None]
+        self.param_layers = [layer for layer in self.layers if layer.weights is not None]
         self._buffers, self._masks = {}, []
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.initialize(rng)
@@ -323,10 +343,10 @@ class Network:
         """Split a flat parameter vector (e.g. from a History) into [(W, b), ...] views, one
         per layer with weights (``param_layers``), W shaped as that layer's weights."""
         out = []
-        for l in self.param_layers:
-            W = flat[l.weight_slice].reshape(l.weights.shape)
-            b = (flat[l.weight_slice.stop:l.slice.stop] if l.use_bias
-                 else np.zeros(l.biases.shape, flat.dtype))
+        for layer in self.param_layers:
+            W = flat[layer.weight_slice].reshape(layer.weights.shape)
+            b = (flat[layer.weight_slice.stop:layer.slice.stop] if layer.use_bias
+                 else np.zeros(layer.biases.shape, flat.dtype))
             out.append((W, b))
         return out
 
@@ -369,25 +389,25 @@ class Network:
             if len(self._buffers) >= 4:
                 self._buffers.clear()
             dicts = []
-            for i, l in enumerate(self.layers):
-                if l.kind == "dense":
-                    d = {"z": np.empty((n, l.n_out), self.dtype), "a": np.empty((n, l.n_out), self.dtype),
-                         "delta": np.empty((n, l.n_out), self.dtype), "work": _Work(n, l, self.dtype),
-                         "gin": np.empty((n, l.n_in), self.dtype) if i else None}
-                    if l.flatten_from is not None:
-                        c, h, w = l.flatten_from
-                        d["flat"] = np.empty((n, l.n_in), self.dtype)
+            for i, layer in enumerate(self.layers):
+                if layer.kind == "dense":
+                    d = {"z": np.empty((n, layer.n_out), self.dtype), "a": np.empty((n, layer.n_out), self.dtype),
+                         "delta": np.empty((n, layer.n_out), self.dtype), "work": _Work(n, layer, self.dtype),
+                         "gin": np.empty((n, layer.n_in), self.dtype) if i else None}
+                    if layer.flatten_from is not None:
+                        c, h, w = layer.flatten_from
+                        d["flat"] = np.empty((n, layer.n_in), self.dtype)
                         d["gin4"] = np.empty((c, n, h, w), self.dtype)
                 else:
-                    d = l.buffers(n, self.dtype, need_grad_x=i > 0)
-                    if l.kind == "pool":
+                    d = layer.buffers(n, self.dtype, need_grad_x=i > 0)
+                    if layer.kind == "pool":
                         d["z"] = d["a"].reshape(d["a"].shape[0], -1)
                         d["delta"] = None
-                if l.activation == "relu":
+                if layer.activation == "relu":
                     d["mask"] = np.empty(d["z"].shape, bool)
                 dicts.append(d)
-            bufs = [(d["z"], d["a"] if l.kind != "pool" else d["z"], d.get("delta"))
-                    for l, d in zip(self.layers, dicts)]
+            bufs = [(d["z"], d["a"] if layer.kind != "pool" else d["z"], d.get("delta"))
+                    for layer, d in zip(self.layers, dicts)]
             entry = self._buffers[n] = (bufs, dicts)
         return entry
 
@@ -421,8 +441,8 @@ class Network:
         ``(layer index, array (n, C, H, W))``."""
         X = self._as_input(X)
         outs = self.layer_outputs(X)
-        return [(i, a.reshape(X.shape[0], *l.out_shape)) for i, (l, (_, a))
-                in enumerate(zip(self.layers, outs)) if l.kind != "dense"]
+        return [(i, a.reshape(X.shape[0], *layer.out_shape)) for i, (layer, (_, a))
+                in enumerate(zip(self.layers, outs)) if layer.kind != "dense"]
 
     def _forward(self, X, dropout=0.0, rng=None):
         if self.spatial:
@@ -526,7 +546,8 @@ class Network:
                 np.greater(pz, 0, out=mask)
                 np.multiply(grad_x, mask, out=grad_x)
             elif act != "linear":
-                grad_x *= ACTIVATIONS[act][1](pz, pa)
+                # dropout scaled pa in place: the derivative needs f(z) itself
+                grad_x *= ACTIVATIONS[act][1](pz, ACTIVATIONS[act][0](pz) if masks else pa)
             delta = grad_x
         layers[0].backward(X, delta, None, work[0])
         if l2:
@@ -559,7 +580,7 @@ class Network:
         X, Y = self._as_input(X), np.asarray(Y, self.dtype)
         check_loss(loss, self.activations[-1])
         self.loss_and_grads(X, Y, loss, l2)
-        return [(l._dW.copy(), l._db.copy()) for l in self.param_layers]
+        return [(layer._dW.copy(), layer._db.copy()) for layer in self.param_layers]
 
     def loss(self, X, Y, loss="cross_entropy", batch=4096):
         """Mean data loss over ``X``, evaluated in batches."""

@@ -289,7 +289,7 @@ def image_input(kind, image_shape, n_in, class_names, dataset="", options=None) 
 def image_input_of(trainer) -> ImageInput:
     """:func:`image_input` for a :class:`~nncore.Trainer`'s run."""
     d = trainer.data
-    return image_input(d.kind, d.image_shape, trainer.network.sizes[0], class_names_of(d),
+    return image_input(d.kind, d.image_shape, trainer.network.n_in, class_names_of(d),
                        d.name, trainer.config.dataset_options)
 
 
@@ -357,7 +357,7 @@ def image_input_of_snapshot(snap) -> ImageInput:
     """:func:`image_input` from a snapshot's ``input_neurons`` / ``output_neurons``."""
     from .datasets import get_spec
     inp, out = snap.input_neurons, snap.output_neurons
-    names = _class_names(out.get("target"), snap.sizes[-1], out.get("names"))
+    names = _class_names(out.get("target"), snap.n_out, out.get("names"))
     kind = inp.get("kind")
     if not kind:
         try:
@@ -365,7 +365,7 @@ def image_input_of_snapshot(snap) -> ImageInput:
         except ValueError:
             kind = None
     shape = inp.get("image_shape")
-    return image_input(kind, tuple(shape) if shape else None, snap.sizes[0], names,
+    return image_input(kind, tuple(shape) if shape else None, snap.n_in, names,
                        snap.config.dataset, snap.config.dataset_options)
 
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")   # terminal escapes and the like
+# terminal escapes, line breaks and tabs, and the marks that reverse the direction of text
+# (U+202E makes "gpj.exe" read "exe.jpg"): nothing that can forge a line of output
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                      "\u2028\u2029]")
 
 
 def size_text(n) -> str:
@@ -13,10 +16,14 @@ def size_text(n) -> str:
 
 
 def shape_text(sizes) -> str:
-    """``[784, 128, 10]`` -> ``"784-128-10"``."""
+    """``[784, 128, 10]`` -> ``"784-128-10"``; with conv layers
+    ``["1x28x28", "conv 8@5x5", "pool 2", 64, 10]`` -> ``"1x28x28 → conv 8@5x5 → pool 2 → 64 → 10"``."""
+    if any(isinstance(s, str) for s in sizes):
+        return " → ".join(str(s) for s in sizes)
     return "-".join(str(s) for s in sizes)
 
 
 def without_controls(text) -> str:
-    """``text`` with control characters (terminal escapes and the like) as spaces."""
+    """``text`` on one line: control characters (terminal escapes, newlines, tabs) and
+    direction marks as spaces."""
     return _CONTROL.sub(" ", str(text))

@@ -105,7 +105,8 @@ class History:
     def __init__(self, budget_bytes=256 * 2**20):
         self.budget_bytes = int(budget_bytes)
         self.weights, self.grads = {}, {}
-        self.thinned = 0
+        self.thinned = 0          # epochs dropped here to stay within the budget
+        self.not_stored = 0       # epochs whose weights a loaded file did not hold
 
     def add(self, epoch, params, grads=None):
         """Store copies; ``grads=None`` (e.g. an epoch loaded from a snapshot) stores none."""
@@ -246,6 +247,8 @@ class Trainer:
     def _diverged(self, why, lr, good_params, good_state, iterations):
         """Put back the weights and optimiser state of the last epoch and raise Diverged."""
         self.network.params[...] = good_params
+        grads = self.network.grads           # the failed batch's: keep them finite (files refuse NaN)
+        grads[~np.isfinite(grads)] = 0
         self.optimizer.load_state_dict(good_state)
         self.iterations = iterations
         self.stop_reason = (f"training diverged in epoch {self.epoch + 1}: {why}. The weights of "
@@ -427,5 +430,5 @@ class Trainer:
         self.history = History(self.history.budget_bytes)
         for e in sorted(kept):
             self.history.add(e, np.asarray(kept[e], net.dtype), net.grads if e == self.epoch else None)
-        self.history.thinned += self.epoch + 1 - len(kept)
+        self.history.not_stored = self.epoch + 1 - len(self.history.weights) - self.history.thinned
         return self

@@ -615,3 +615,26 @@ def test_an_unchanged_loss_says_no_change_in_grey():
     loss = next(m for m in at.metric if m.label == "Train loss")
     assert loss.proto.delta == "no change" and "color: GRAY" in str(loss.proto)
     assert "direction: NONE" in str(loss.proto)                   # no red arrow
+
+
+def test_a_notice_shown_on_one_page_is_gone_on_the_next():
+    at = start()
+    click(at, "btn_train_1")
+    click(at, "btn_reset")
+    assert any(i.value.startswith("Reset: back to epoch 0") for i in at.info)
+    at.switch_page(PAGES[1]).run()
+    ok(at)
+    assert not any(i.value.startswith("Reset") for i in at.info)
+    at.switch_page(PAGES[0]).run()
+    ok(at)
+    assert not any(i.value.startswith("Reset") for i in at.info)
+
+
+def test_sse_shows_the_per_sample_loss_beside_the_summed_one():
+    at = start()
+    at.sidebar.selectbox(key="sb_loss").set_value("sse").run()
+    ok(at)
+    tr = trainer(at)
+    n = len(tr.data.X_train)
+    assert any(f"per sample: train {tr.records[-1].train_loss / n:.4g}" in c.value
+               for c in at.caption)

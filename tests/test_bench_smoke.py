@@ -20,3 +20,50 @@ def test_load_benchmark_protocol_clients_train_and_keep_their_runs():
     assert rows, r.stdout
     n, ok, failed, lost = rows[-1][:4]
     assert (ok, failed, lost) == ("2", "0", "0"), r.stdout
+
+
+def test_protocol_clients_follow_a_slow_epochs_frames_as_a_browser_does():
+    """On a busy server Train 1 epoch trains in a run_every panel: the click's run ends early
+    for the page's rerun, and the epoch shows only after the frames the browser asks for."""
+    import asyncio
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from bench_load import ProtocolClient
+
+    def msg(kind, value=None, fragment=""):
+        m = ForwardMsg()
+        if kind == "finished":
+            m.script_finished = getattr(ForwardMsg, value)
+        elif kind == "new_session":
+            m.new_session.page_script_hash = "page"
+        elif kind == "auto_rerun":
+            m.auto_rerun.interval, m.auto_rerun.fragment_id = 0.01, "panel"
+        elif kind == "epoch":
+            m.delta.new_element.metric.label, m.delta.new_element.metric.body = "Epoch", value
+            m.delta.fragment_id = fragment
+        return m.SerializeToString()
+
+    replies = [  # to the click, then to each frame the client asks for
+        [msg("finished", "FINISHED_EARLY_FOR_RERUN"), msg("new_session"), msg("auto_rerun"),
+         msg("epoch", "0", "panel"), msg("finished", "FINISHED_SUCCESSFULLY")],
+        [msg("epoch", "0", "panel"), msg("finished", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY")],
+        [msg("finished", "FINISHED_EARLY_FOR_RERUN"), msg("new_session"), msg("epoch", "1", "idle"),
+         msg("finished", "FINISHED_SUCCESSFULLY")],
+    ]
+
+    class FakeSocket:
+        def __init__(self):
+            self.queue, self.sent = [], 0
+
+        async def send(self, data):
+            self.queue += replies[self.sent]
+            self.sent += 1
+
+        async def recv(self):
+            return self.queue.pop(0)
+
+    client = ProtocolClient("http://127.0.0.1:1", timeout=5)
+    client.ws = FakeSocket()
+    client.ids, client.fragments = {"btn_train_1": "$$ID-x-btn_train_1"}, {"btn_train_1": "idle"}
+    asyncio.run(client.click("btn_train_1"))
+    assert client.metrics["Epoch"] == "1" and client.ws.sent == 3 and not client.timers

@@ -77,13 +77,13 @@ def test_other_losses_no_biases_and_l2(loss, out):
                   biases=[False, True, False, True], seed=2, dtype="float64")
     X, Y = problem(net, seed=3)
     l2 = 0.1
-    penalty = lambda: 0.5 * l2 * sum(np.sum(l.weights ** 2) for l in net.param_layers)
+    penalty = lambda: 0.5 * l2 * sum(np.sum(layer.weights ** 2) for layer in net.param_layers)
     grads = net.gradients(X, Y, loss, l2=l2)
-    analytic = np.concatenate([np.r_[dW.ravel(), db if l.use_bias else db[:0]]
-                               for (dW, db), l in zip(grads, net.param_layers)])
+    analytic = np.concatenate([np.r_[dW.ravel(), db if layer.use_bias else db[:0]]
+                               for (dW, db), layer in zip(grads, net.param_layers)])
     np.testing.assert_allclose(analytic, numeric(net, lambda: net.loss(X, Y, loss) + penalty()),
                                rtol=1e-5, atol=1e-8)
-    assert not any(db.any() for (_, db), l in zip(grads, net.param_layers) if not l.use_bias)
+    assert not any(db.any() for (_, db), layer in zip(grads, net.param_layers) if not layer.use_bias)
 
 
 def test_dropout_gradients_use_the_same_masks():
@@ -187,7 +187,7 @@ def test_a_tie_passes_its_gradient_on_once():
 def test_the_issue_example():
     net = Network(["1x28x28", "conv 8@5x5", "pool 2", 64, 10],
                   activations=["relu", "relu", "softmax"], seed=0, dtype="float64")
-    assert [l.weights.shape for l in net.layers if l.weights is not None] == \
+    assert [layer.weights.shape for layer in net.layers if layer.weights is not None] == \
         [(8, 1, 5, 5), (1152, 64), (64, 10)]
     X, Y = problem(net, n=2)
     assert [dW.shape for dW, _ in net.gradients(X, Y, loss="cross_entropy")] == \

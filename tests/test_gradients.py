@@ -88,3 +88,25 @@ def test_cross_entropy_is_stable_for_huge_logits():
     net.layers[0].weights = [[1000.0, -1000.0]]
     loss = net.loss([[1.0]], [[0.0, 1.0]], "cross_entropy")
     assert np.isfinite(loss) and loss == pytest.approx(2000.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_dropout_gradients_match_central_differences(hidden):
+    """With the same dropout masks (one seed per evaluation), for every hidden activation:
+    sigmoid and tanh take their derivative from f(z), not from the dropped-out output."""
+    X, Y = problem("softmax")
+    net = Network([4, 6, 5, 3], activations=[hidden, hidden, "softmax"], seed=1, dtype="float64")
+    net.params[...] += 0.05
+    f = lambda: net.loss_and_grads(X, Y, "cross_entropy", dropout=0.3, rng=np.random.default_rng(7))
+    f()
+    analytic = net.grads.copy()
+    p, numeric = net.params, np.zeros(net.params.size)
+    for i in range(p.size):
+        old = p[i]
+        p[i] = old + 1e-6
+        up = f()
+        p[i] = old - 1e-6
+        down = f()
+        p[i] = old
+        numeric[i] = (up - down) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)

@@ -178,7 +178,7 @@ def test_hosted_app_lists_its_limits(hosted_app):
     box = [e for e in at.expander if e.label == "Limits of this demo"]
     assert box, [e.label for e in at.expander]
     text = " ".join(m.value for m in box[0].caption)
-    assert "600,000 parameters" in text and "16 MB of weight history" in text
+    assert "600,000 parameters" in text and "6 MB of weight history" in text
 
 
 def test_hosted_app_refuses_a_network_over_the_limit_and_keeps_the_run(hosted_app):
@@ -353,3 +353,78 @@ def test_hosted_mode_caps_the_depth(hosted_app):
     at.text_input(key="sb_hidden").input(", ".join(["2"] * 1000)).run()
     assert not at.exception and "hidden layers" in _errors(at)
     assert at.session_state["trainer"].network.sizes == [2, 16, 8, 2]
+
+
+def test_a_wide_conv_stack_is_refused_for_its_work_not_its_parameters():
+    """Three conv layers of 64 filters on the MNIST sample have few parameters but cost
+    minutes an epoch; the hosted limit counts conv multiply-adds and feature-map values."""
+    from dashboard import admit
+    from nncore.network import count_params, work_parts
+    h = limits.HOSTED
+    wide = default_config("mnist_sample").replace(
+        hidden=["conv 64@3x3", "conv 64@3x3", "conv 64@3x3", "pool 2", 10], activations=None)
+    sizes = ["1x28x28", *wide.hidden, 10]
+    assert count_params(sizes) < h.max_params
+    parts = work_parts(sizes)
+    assert parts["conv"] == 64 * 26 * 26 * 9 + 64 * 24 * 24 * 576 + 64 * 22 * 22 * 576
+    assert parts["map_values"] == 64 * (26 * 26 + 24 * 24 + 22 * 22 + 11 * 11)
+    with pytest.raises(ValueError, match="multiply-adds.*a limit"):
+        admit.admit_config(wide, h)
+    lenet = default_config("mnist_sample").replace(
+        hidden=["conv 8@5x5", "pool 2", "conv 16@5x5", "pool 2", 64], activations=None)
+    assert admit.admit_config(lenet, h).network.spatial
+    dense_only = limits.epoch_work([784, 256, 128, 10], 4000, 1, 64)
+    assert limits.epoch_work(["1x28x28", *lenet.hidden, 10], 4000, 1, 64) > 3 * dense_only
+
+
+# -- uploads: bounded per session, let go once read ---------------------------------------------
+def test_a_session_may_hold_only_so_many_upload_bytes():
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+    from dashboard import upload_store
+    mgr = MemoryUploadedFileManager("/upload")
+    assert upload_store.install_session_budget(10_000, mgr)
+    assert upload_store.install_session_budget(10_000, mgr)      # once: not wrapped twice
+    rec = lambda i, n: UploadedFileRec(f"f{i}", f"p{i}.png", "image/png", bytes(n))
+    for i in range(4):
+        mgr.add_file("a", rec(i, 2_400))
+    with pytest.raises(Exception) as info:
+        mgr.add_file("a", rec(9, 2_400))
+    assert getattr(info.value, "status_code", 413) == 413 and "limit is" in str(info.value.detail)
+    mgr.add_file("b", rec(9, 9_000))                             # another session has its own
+    mgr.add_file("a", rec(0, 2_400))                             # the same file again: replaced
+    files = [type("F", (), {"file_id": f"f{i}"})() for i in range(4)]
+    upload_store.release(files, mgr, "a")
+    assert upload_store.held_bytes(mgr, "a") == 0 and upload_store.held_bytes(mgr, "b") == 9_000
+    mgr.add_file("a", rec(9, 2_400))                             # room again once read
+
+
+def test_uploaded_images_leave_the_uploader_once_read(monkeypatch):
+    import os
+    from streamlit.testing.v1 import AppTest
+    from dashboard import state, upload_store
+    from nncore.datasets import ROOT
+    from test_predictions_page import digit_png
+    released = []
+    real = upload_store.release
+    monkeypatch.setattr(upload_store, "release", lambda files, *a: released.extend(
+        f.name for f in files) or real(files, *a))
+    monkeypatch.setattr(state, "LIMITS", limits.replace(limits.HOSTED, max_images=3))
+    monkeypatch.setattr(limits, "set_blas_threads", lambda n: False)
+    at = AppTest.from_file(os.path.join(ROOT, "dashboard", "app.py"), default_timeout=60).run()
+    at.selectbox(key="sb_dataset").set_value("digits").run()
+    at.switch_page("app_pages/predictions.py").run()
+    at.session_state["pred_view"] = "Your images"
+    at.run()
+    d = at.session_state["trainer"].data
+    files = [(f"d{i}.png", digit_png(d.X_test[i].reshape(8, 8)), "image/png") for i in range(5)]
+    [up] = [u for u in at.get("file_uploader") if u.label == "Upload images"]
+    up.set_value(files).run()
+    assert not at.exception
+    assert released == [f"d{i}.png" for i in range(5)]            # all of them, read or not
+    assert sum(" → " in m.value for m in at.markdown) == 3          # the first 3 were read
+    at.run()
+    [up] = [u for u in at.get("file_uploader") if u.label == "Upload images"]
+    assert not up.value                                            # a fresh, empty uploader
+    assert sum(" → " in m.value for m in at.markdown) == 3          # the results stay
+    assert "pred_upload_0" not in at.session_state                 # the read files' widget is gone

@@ -48,6 +48,16 @@ def test_xor_backprop_reaches_published_outputs_and_error():
     np.testing.assert_allclose(out.ravel(), [0.008, 0.010, 0.992, 0.992], atol=0.01)
     error = float(np.sum((out - tr.data.Y_train) ** 2))       # the tutorial's sum of squares
     assert 0.00029 / 2 < error < 0.00029 * 2
+    assert 0.00018 < tr.records[-1].train_loss < 0.00026       # as its expectation says
+    assert "0.00022" in PRESETS["xor_backprop"]["expected"]
+
+
+@pytest.mark.parametrize("name", ["xor_9line", "xor_modified", "xor_backprop"])
+def test_every_xor_preset_has_a_modern_variant_that_does_far_better(name):
+    modern = PRESETS[name]["modern"]
+    tr = Trainer(preset_config(modern, epochs=30))
+    tr.fit()
+    assert tr.records[-1].train_acc == 1.0 and tr.records[-1].train_loss < 0.01
 
 
 @pytest.mark.slow

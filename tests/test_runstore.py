@@ -137,6 +137,14 @@ def test_older_epochs_are_thinned_to_the_per_run_budget():
     assert [s["epoch"] for s in snapshot.loads(runstore.dump_run(run, 0)).states] == [30]
 
 
+def test_a_long_run_stores_a_bounded_number_of_epochs():
+    run = trained(moons(hidden=[4]), 300)                    # tiny: the byte budget never binds
+    snap = runstore.snapshot.loads(runstore.dump_run(run, 2**30))
+    kept = [s["epoch"] for s in snap.states]
+    assert len(kept) <= runstore.MAX_STORED_EPOCHS + 1 and kept[0] == 0 and kept[-1] == 300
+    assert len(snap.records) == 301
+
+
 def test_tokens_are_long_random_and_only_their_hash_is_stored(make_store, tmp_path):
     tokens = {runstore.new_token() for _ in range(50)}
     assert len(tokens) == 50
@@ -178,7 +186,7 @@ def test_the_oldest_runs_make_room_and_their_owner_is_told(make_store):
     size = len(runstore.dump_run(trained(moons(), 1), 2**20))
     store = make_store(total_bytes=int(size * 3.5), clock=lambda: now[0])
     tokens = []
-    for i in range(5):
+    for _ in range(5):
         now[0] += 1
         tokens.append(put(store, trained(moons(), 1)))
     assert store.usage()["runs"] == 3
@@ -315,3 +323,32 @@ def test_sqlite_uses_wal(tmp_path):
     put(store, trained(moons(), 1))
     mode = sqlite3.connect(str(tmp_path / "w.sqlite")).execute("PRAGMA journal_mode").fetchone()
     assert mode == ("wal",)
+
+
+@pytest.mark.parametrize("readable", [False, True])
+def test_unpacked_arrays_are_the_same_format(readable):
+    """The store writes compact arrays without filters (fast); they load like packed ones."""
+    from nncore import snapshot
+    run = trained(moons(hidden=[32, 16]), 3)                 # arrays above the size for filters
+    plain = snapshot.dumps(run, epochs="all", readable=readable, pack=False)
+    packed = snapshot.dumps(run, epochs="all", readable=readable)
+    assert b'"filters"' in packed and b'"filters"' not in plain and b"@@" not in plain
+    a, b = snapshot.loads(plain), snapshot.loads(packed)
+    for sa, sb in zip(a.states, b.states):
+        assert np.array_equal(sa["params"], sb["params"])
+    assert_same(a.to_trainer(), run)
+    assert_same(b.to_trainer(), run)
+
+
+def test_a_shared_datasets_fingerprint_is_computed_once(monkeypatch):
+    from nncore.snapshot import export
+    from nncore.trainer import load_run_data
+    data = load_run_data(moons()).read_only()
+    first = export.data_fingerprint(data)
+    monkeypatch.setattr(export.hashlib, "sha256", None)     # a second hash would fail
+    assert export.data_fingerprint(data) == first
+    monkeypatch.undo()
+    writable = load_run_data(moons())
+    assert export.data_fingerprint(writable) == first
+    writable.X_train[0, 0] += 1                              # a writable one is hashed again
+    assert export.data_fingerprint(writable) != first

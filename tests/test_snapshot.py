@@ -200,9 +200,11 @@ def test_export_choices_all_every_latest(tmp_path):
     for bad in (0, -2, "some", 1.5):
         with pytest.raises(ValueError, match="epochs must be"):
             snapshot.dumps(tr, epochs=bad)
-    # thinned exports still load, with all the curves; missing epochs count as thinned
+    # thinned exports still load, with all the curves; the epochs the file left out are
+    # counted as such, not as thinned by the memory budget
     back = snapshot.loads(snapshot.dumps(tr, epochs=3)).to_trainer()
-    assert back.history.epochs == [0, 3, 6, 7] and back.history.thinned == 4
+    assert back.history.epochs == [0, 3, 6, 7] and back.history.not_stored == 4
+    assert back.history.thinned == 0
     assert len(back.records) == 8
     # gzip by file name, atomic write, loads from a path and a file object
     n = snapshot.save(tr, tmp_path / "run.json.gz")
@@ -356,7 +358,8 @@ W1 = ["training_states", 1, "layers", 0, "weights"]
 
 @pytest.mark.parametrize("change,needles", [
     (_set(["format"], "something.else"), ["format: expected 'nncore.training-state'"]),
-    (_set(["version"], 2), ["version: this nncore reads version 1, got 2", "newer"]),
+    (_set(["version"], 3), ["version: this nncore reads versions 1, 2, got 3", "newer"]),
+    (_set(["version"], 2), ["network.layers: missing"]),
     (_set(["version"], "1"), ["version: expected a whole number, got text"]),
     (_del(["resume"]), ["resume: missing"]),
     (_del(["training_states"]), ["training_states: missing"]),

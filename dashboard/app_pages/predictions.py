@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import streamlit as st
 
-from dashboard import controls, figures, state, uploads
+from dashboard import controls, figures, plaintext, state, upload_store, uploads
 from dashboard.figures import predictions as pf
 from nncore import predict
 from nncore.trainer import correct_rows
@@ -23,6 +23,7 @@ except Exception:  # noqa: BLE001 (any import problem only costs the drawing can
 log = logging.getLogger("dashboard")
 
 PER_PAGE, COLS = 20, 5           # the tutorials' 4×5 gallery
+TABLE_ROWS, TABLE_COLUMNS = 500, 24   # the most of a table of samples a reader can take in
 GRID = 100                       # decision-boundary resolution per side
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 TABS = ["Test samples", "Your images"]
@@ -31,7 +32,6 @@ SORTS = {"Data order": "index", "Most confident first": "most", "Least confident
 CACHE = "pred_cache"             # (sha1, fmt) -> preprocessed image or error text
 LAST = "pred_last_upload"        # [(name, cache key)] of the latest upload
 UPLOADS = "pred_upload_n"        # the uploader's key is pred_upload_<n>: a new n empties it
-DIGESTS = "pred_digests"         # file_id -> sha1 of the uploaded files' bytes (hashed once)
 CM_N, CM_SEEN = "pred_cm_n", "pred_cm_seen"
 DETAIL, DETAIL_SEEN = "pred_detail", "pred_detail_seen"   # the sample clicked in the gallery
 
@@ -145,12 +145,13 @@ def _filter_widgets(ev):
 def _describe_filter(n, t, g, names, part):
     ss = st.session_state
     what = "mistakes" if ss["pred_mistakes"] else f"{part} samples"
+    esc = plaintext.markdown_escape          # class names can be a CSV file's labels
     if t is not None and g is not None:
-        what += f" of true class {names[t]} guessed as {names[g]}"
+        what += f" of true class {esc(names[t])} guessed as {esc(names[g])}"
     elif t is not None:
-        what += f" of true class {names[t]}"
+        what += f" of true class {esc(names[t])}"
     elif g is not None:
-        what += f" guessed as {names[g]}"
+        what += f" guessed as {esc(names[g])}"
     return f"{n:,} {what}"
 
 
@@ -186,6 +187,9 @@ def _gallery(tr, ev, X, idx, epoch, part):
             ss[DETAIL_SEEN] = clicked
             if clicked is not None:
                 ss[DETAIL] = clicked
+        data_key = (tr.config.dataset, repr(tr.config.dataset_options), tr.config.seed)
+        if ss.get("pred_detail_data") != data_key:    # a sample of other data: not this one's
+            ss["pred_detail_data"], ss[DETAIL] = data_key, None
         chosen = ss[DETAIL]
         title = (f"Epoch {epoch}: {part} samples {first}–{first + len(shown) - 1} of {len(idx):,} "
                  f"(page {page} of {n_pages})")
@@ -214,10 +218,11 @@ def _sample_detail(data, ev, X, i, part):
 
 
 def _sample_table(ev, X, idx):
-    shown = idx[:500]
+    shown = idx[:TABLE_ROWS]
     names = ev.class_names
     cols = {"sample": shown}
-    for j in range(X.shape[1]):
+    n_cols = min(X.shape[1], TABLE_COLUMNS)      # a wide CSV file: the first columns only
+    for j in range(n_cols):
         cols[f"x{j + 1}"] = np.round(X[shown, j].astype(np.float64), 3)
     cols["true"] = [names[t] for t in ev.labels[shown]]
     cols["guess"] = [names[g] for g in ev.guesses[shown]]
@@ -226,8 +231,9 @@ def _sample_table(ev, X, idx):
     st.dataframe(cols, hide_index=True, width="stretch", height=320,
                  column_config={"probability": st.column_config.ProgressColumn(
                      "probability", min_value=0.0, max_value=1.0, format="percent")})
-    if len(idx) > len(shown):
-        st.caption(f"The first {len(shown)} of {len(idx):,} samples.")
+    if len(idx) > len(shown) or X.shape[1] > n_cols:
+        st.caption(f"The first {len(shown)} of {len(idx):,} samples"
+                   + (f", inputs x1–x{n_cols} of {X.shape[1]:,}" if X.shape[1] > n_cols else "") + ".")
 
 
 def _matrix(ev, epoch, t, g, part):
@@ -302,14 +308,16 @@ def _predict_keys(net, spec, named_keys):
 def _guess_text(probs, names):
     """'**7** (98.1%), then 1 (1.2%)': the top guesses of one image."""
     classes, values = predict.top_k(probs[None, :], 3)
-    best = f"**{names[classes[0][0]]}** ({100 * values[0][0]:.1f}%)"
-    rest = [f"{names[c]} ({100 * p:.1f}%)" for c, p in zip(classes[0][1:], values[0][1:]) if p >= 0.005]
+    esc = plaintext.markdown_escape
+    best = f"**{esc(names[classes[0][0]])}** ({100 * values[0][0]:.1f}%)"
+    rest = [f"{esc(names[c])} ({100 * p:.1f}%)" for c, p in zip(classes[0][1:], values[0][1:]) if p >= 0.005]
     return best + (", then " + ", ".join(rest) if rest else "")
 
 
 def _result_card(i, name, entry, probs, spec):
     if isinstance(entry, str):
-        st.error(f"**{name}**: {entry}", icon=":material/broken_image:")
+        st.error(f"**{plaintext.markdown_escape(name)}**: {plaintext.markdown_escape(entry)}",
+                 icon=":material/broken_image:")
         return
     array, thumb, picture, steps = entry
     h, w = spec.shape
@@ -318,7 +326,8 @@ def _result_card(i, name, entry, probs, spec):
         "\n\nThen binarised (> 127/255 becomes 1), as the training data was."
         if spec.binarize else "")
     with st.container(border=True, key=f"pred_result_{i}"):
-        st.markdown(f"**{name}** → {_guess_text(probs, spec.class_names)}", help=how)
+        st.markdown(f"**{plaintext.markdown_escape(name)}** → {_guess_text(probs, spec.class_names)}",
+                    help=how)
         c = st.columns([1, 1, 2.6], vertical_alignment="top")
         c[0].image(thumb, caption="your image", width="stretch")
         c[1].image(picture, width="stretch", caption=f"network input, {h}×{w}")
@@ -351,7 +360,6 @@ def _results(results, spec, fresh):
 def _uploads(net, spec, lim):
     ss = st.session_state
     key = f"pred_upload_{ss[UPLOADS]}"
-    had_widget = key in ss
     files = st.file_uploader(
         "Upload images", accept_multiple_files=True, type=IMAGE_TYPES, key=key,
         max_upload_size=max(1, lim.max_upload_bytes // 2**20),
@@ -363,27 +371,33 @@ def _uploads(net, spec, lim):
         if len(files) > lim.max_images:
             st.warning(f"{len(files)} files uploaded: only the first {lim.max_images} are read.",
                        icon=":material/warning:")
-            files = files[:lim.max_images]
-        known = ss.get(DIGESTS, {})    # a rerun (every epoch while training) re-hashes nothing
-        ss[DIGESTS] = {f.file_id: known.get(f.file_id) or uploads.digest(f.getvalue())
-                       for f in files}
-        sources = [(ss[DIGESTS][f.file_id], f.getvalue) for f in files]
-        ss[LAST] = list(zip([f.name for f in files], uploads.cached(ss[CACHE], sources, spec, lim)))
-    elif had_widget:                   # the user removed the files
-        ss[LAST] = []
+        read = files[:lim.max_images]
+        sources = [(uploads.digest(f.getvalue()), f.getvalue) for f in read]
+        ss[LAST] = list(zip([f.name for f in read], uploads.cached(ss[CACHE], sources, spec, lim)))
+        # read once: the bytes leave Streamlit's store and a fresh uploader replaces this one,
+        # so no upload stays in memory (the prepared images are in the cache)
+        upload_store.release(files)
+        ss.pop(key, None)
+        ss[UPLOADS] += 1
     named = [(n, k) for n, k in ss[LAST] if k[1] == spec.fmt]
     return (_predict_keys(net, spec, named) if named else []), bool(files)
 
 
 def _canvas(net, spec, lim):
-    st.markdown("**Draw a digit**")
+    st.markdown("**Draw a piece of clothing**" if spec.dataset.startswith("fashion")
+                else "**Draw a digit**")
     if st_canvas is None:
         st.caption("The drawing canvas needs the `streamlit-drawable-canvas` package (0.13 or "
                    "later): `pip install -r requirements.txt`.")
         return
+    ss = st.session_state
+    if "pred_canvas" not in ss:        # back on this page: the drawing it had comes back
+        ss["pred_canvas_start"] = ss.get("pred_canvas_drawing")
     result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff",
                        height=240, width=240, drawing_mode="freedraw", key="pred_canvas",
-                       return_image_data=True)
+                       return_image_data=True, initial_drawing=ss.get("pred_canvas_start"))
+    if result.json_data is not None:
+        ss["pred_canvas_drawing"] = result.json_data
     drawn = bool(result.json_data and result.json_data.get("objects"))
     data = result.image_bytes if drawn else None
     if not data:
@@ -396,7 +410,7 @@ def _canvas(net, spec, lim):
         if entry == NO_INK:
             st.caption("Nothing drawn yet.")
         else:
-            st.error(f"The drawing: {entry}", icon=":material/broken_image:")
+            plaintext.error(f"The drawing: {entry}", icon=":material/broken_image:")
         return
     st.markdown(f"Your drawing → {_guess_text(probs, spec.class_names)}")
     c = st.columns([1, 2], vertical_alignment="center")

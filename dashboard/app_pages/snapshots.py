@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import controls, figures, snapfile, state
+from dashboard import controls, figures, plaintext, snapfile, state, upload_store
 from nncore import snapshot
 from nncore.text import shape_text, size_text
 
@@ -118,7 +118,8 @@ def _summary_table(s, name):
         rows.append(("Saved", s["created"].replace("T", " ")))
     if s.get("stop_reason"):
         rows.append(("Stopped", s["stop_reason"]))
-    st.table({"": [r[0] for r in rows], "Loaded file": [r[1] for r in rows]})
+    cells = plaintext.table_cells(rows)          # the file's own text: shown as it is
+    st.table({"": [r[0] for r in cells], "Loaded file": [r[1] for r in cells]})
 
 
 def load_block(lim):
@@ -126,13 +127,20 @@ def load_block(lim):
     st.subheader("Load training state")
     upload = st.file_uploader(
         "Load training state", type=["json", "gz"], key="snap_upload",
+        max_upload_size=max(1, lim.max_snapshot_bytes // 2**20),
         help=f"A .json or .json.gz file saved on this page or by `python -m nncore train --export`; "
              f"up to {size_text(lim.max_snapshot_bytes)} uncompressed. The run it holds replaces the "
              "current one only if the whole file is valid.")
     if upload is not None and ss.get(DONE) != upload.file_id:
         ss[DONE] = upload.file_id
-        if _load(upload, lim):
+        loaded = _load(upload, lim)
+        upload_store.release([upload])     # read: Streamlit's copy of the bytes can go
+        if loaded:
             st.rerun()                # redraw the sidebar with the loaded run's setup
+    elif upload is None and ss.get(RESULT) and not ss[RESULT]["ok"]:
+        # the file was removed, or the uploader refused the next one (too large): the error
+        # was about a file no longer there
+        ss[DONE] = ss[RESULT] = None
     result = ss.get(RESULT)
     if not result:
         st.caption("The loaded run shows on the Train and Weights pages as if it had just been "
@@ -144,7 +152,8 @@ def load_block(lim):
                          "The current run is unchanged.")
         return
     s = result["summary"]
-    st.success(f"Loaded **{result['name']}**: {s['dataset']} {shape_text(s['sizes'])} at epoch "
+    st.success(f"Loaded **{plaintext.markdown_escape(result['name'])}**: {s['dataset']} "
+               f"{shape_text(s['sizes'])} at epoch "
                f"{s['epochs_trained']}. Open the Train or Weights page to replay it; "
                "Train 1 epoch continues it exactly.", icon=":material/check_circle:")
     _summary_table(s, result["name"])

@@ -1,4 +1,5 @@
 """Weights page: every layer's weights as heatmaps, scrubbed through the epochs."""
+import numpy as np
 import streamlit as st
 
 from dashboard import controls, figures
@@ -12,7 +13,7 @@ UNIT_GRID = 40       # points per side of each hidden unit's map
 def _layers(tr, epoch):
     """[(W, b or None), ...] of the stored ``epoch``."""
     pairs, _ = tr.weights_at(epoch)
-    return [(W, b if layer.use_bias else None) for (W, b), layer in zip(pairs, tr.network.layers)]
+    return [(W, b if layer.use_bias else None) for (W, b), layer in zip(pairs, tr.network.param_layers)]
 
 
 def _in_label(i):
@@ -22,21 +23,66 @@ def _in_label(i):
 def _heatmaps(tr, epoch, mats, value, what):
     ss = st.session_state
     zmax = figures.shared_scale(mats, per_layer=ss["w_per_layer"])
-    for i, ((W, b), lim) in enumerate(zip(mats, zmax)):
-        if i % 2 == 0:                # a row per pair: on narrow windows they stack in order
+    dense = [(i, m, lim) for i, (m, lim) in enumerate(zip(mats, zmax))
+             if tr.network.param_layers[i].kind == "dense"]      # conv filters: _conv_filters
+    for n, (i, (W, b), lim) in enumerate(dense):
+        if n % 2 == 0:                # a row per pair: on narrow windows they stack in order
             cols = st.columns(2)
-        layer = tr.network.layers[i]
+        layer = tr.network.param_layers[i]
         title = f"Layer {i + 1} {what}: {layer.n_in} → {layer.n_out} ({layer.activation})"
         names = _input_names(tr) if i == 0 and tr.data.features else None
         fig = figures.weight_heatmap(W, b, lim, title, _in_label(i), full=ss["w_fullres"],
                                      value=value, row_names=names)
-        with cols[i % 2]:
+        with cols[n % 2]:
             st.plotly_chart(fig, key=f"heatmap_layer_{i}")
 
 
+def _conv_filters(tr, mats, value, what):
+    """Each conv layer's filters: one row per output channel, one column per input channel."""
+    ss = st.session_state
+    zmax = figures.shared_scale(mats, per_layer=ss["w_per_layer"])
+    for i, ((W, b), lim) in enumerate(zip(mats, zmax)):
+        layer = tr.network.param_layers[i]
+        if layer.kind != "conv":
+            continue
+        k, c, kh, kw = W.shape
+        title = (f"Layer {i + 1} {what}: {k} filters of {kh}×{kw} over {c} input channel"
+                 f"{'s' if c > 1 else ''} ({layer.activation})")
+        st.plotly_chart(figures.conv_filters(W, lim, title, value, b), key=f"conv_filters_{i}")
+
+
+def _feature_maps(tr, epoch):
+    """Every conv and pool layer's output for one test image, at the epoch shown."""
+    ss = st.session_state
+    data = tr.data
+    X = data.X_test if len(data.X_test) else data.X_train
+    part = "test" if len(data.X_test) else "training"
+    ss["w_image"] = min(int(ss["w_image"]), len(X) - 1)
+    c = st.columns([1, 3])
+    c[0].number_input(f"Feature maps of {part} image", min_value=0, max_value=len(X) - 1, step=1,
+                      key="w_image", help="Which image to pass through the network")
+    i = int(ss["w_image"])
+    net, kept = predict.network_at(tr, epoch)
+    if data.image_shape:
+        Y = data.Y_test if part == "test" else data.Y_train
+        label = f": {data.class_names[int(Y[i].argmax())]}" if data.class_names else ""
+        c[1].image(_picture(X[i], data.image_shape), caption=f"{part} image {i}{label}", width=96)
+    for j, maps in net.feature_maps(X[i:i + 1]):
+        layer = net.layers[j]
+        kind = "conv" if layer.kind == "conv" else f"max-pool {layer.p}"
+        title = (f"Layer output {j + 1} ({kind}): {' × '.join(map(str, layer.out_shape))} at epoch "
+                 f"{kept}, one square per channel")
+        st.plotly_chart(figures.feature_maps(maps[0], title), key=f"feature_maps_{j}")
+
+
+def _picture(x, shape):
+    """An image's pixels (ink high, 0..1) as an 8-bit grey picture, ink dark."""
+    return (255 - np.clip(np.asarray(x).reshape(shape) * 255, 0, 255)).astype("uint8")
+
+
 def _note_resolution(tr):
-    big = [(i, l) for i, l in enumerate(tr.network.layers)
-           if max(l.n_in, l.n_out) > figures.MAX_SIDE]
+    big = [(i, l) for i, l in enumerate(tr.network.param_layers)
+           if l.kind == "dense" and max(l.n_in, l.n_out) > figures.MAX_SIDE]
     if not big:
         return
     if st.session_state["w_fullres"]:
@@ -47,7 +93,9 @@ def _note_resolution(tr):
         fr, fc = figures.block_factors((l.n_in, l.n_out))
         parts.append(f"layer {i + 1} ({l.n_in}×{l.n_out}) in blocks of {fr}×{fc}")
     st.caption(f"Large matrices are block-averaged for display (at most {figures.MAX_SIDE} cells per "
-               f"side): {', '.join(parts)}. Switch on Full resolution to draw every weight.")
+               f"side): {', '.join(parts)}. Averaging a block of small weights of both signs "
+               "brings it near zero, so such a layer (MNIST's first) looks almost white: switch "
+               "on Full resolution to draw every weight, or see the units as images.")
 
 
 def _input_names(tr):
@@ -104,19 +152,27 @@ def body(tr):
                     "weights are shown.", icon=":material/info:")
         what, value = f"weights at epoch {epoch}", "weight"
     note = "one scale per layer." if ss["w_per_layer"] else "one scale shared by all layers."
-    shown = mats if ss["w_fullres"] else [(figures.block_average(W)[0], b) for W, b in mats]
+    shown = mats if ss["w_fullres"] else [(figures.block_average(W)[0] if W.ndim == 2 else W, b)
+                                          for W, b in mats]
     lims = figures.shared_scale(shown, per_layer=True)       # of what is drawn: block means
     if not ss["w_per_layer"] and min(lims) < 0.25 * max(lims):
         note += (" Layers whose values are small next to the others look pale: switch on "
                  "Scale per layer to see their pattern.")
-    st.caption(f"Colours: blue negative, white zero, red positive; {note} Hover a cell for its value.")
+    st.caption(f"Colours: orange negative, white zero, blue positive (as on the unit maps and the Train page); {note} Hover a cell for its value.")
     _note_resolution(tr)
     sizes = tr.network.sizes
-    if max(sizes) <= figures.GRAPH_MAX_UNITS:
+    if tr.network.spatial:
+        st.plotly_chart(figures.conv_diagram(figures.diagram_blocks(tr.network),
+                                             "The network: conv and pool blocks with their output shapes"),
+                        key="chart_conv_diagram")
+        _conv_filters(tr, mats, value, what)
+    elif max(sizes) <= figures.GRAPH_MAX_UNITS:
         st.plotly_chart(figures.network_graph(mats, tr.network.activations, _input_names(tr),
                                               _output_names(tr), epoch, value),
                         key="chart_network")
     _heatmaps(tr, epoch, mats, value, what)
+    if tr.network.spatial:
+        _feature_maps(tr, epoch)
     shape = tr.data.image_shape
     if shape and tr.network.sizes[0] == shape[0] * shape[1] and tr.network.sizes[1] > 0:
         st.radio("Units to draw", [16, 32, 64], key="w_units", horizontal=True)
@@ -130,7 +186,7 @@ def body(tr):
         _unit_maps(tr, epoch)
     stored = tr.history.grads.get(epoch)   # runs loaded from a file keep only the latest
     grads = (tr.network.unflatten(stored) if stored is not None
-             else [(None, None)] * len(tr.network.layers))
+             else [(None, None)] * len(tr.network.param_layers))
     st.plotly_chart(figures.histograms(
         [W for W, _ in _layers(tr, epoch)], [G for G, _ in grads],
         f"Weight and gradient histograms at epoch {epoch} (gradients of the epoch's last batch)",

@@ -18,9 +18,9 @@ import plotly.io as pio
 VALIDATE = False
 MAX_SIDE = 128
 # Colour scales are spelled out: Plotly.js does not know Python's names such as "RdBu_r".
-DIVERGING = [[i / 10, c] for i, c in enumerate(         # negative blue, zero white, positive red
-    ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582",
-     "#d6604d", "#b2182b", "#67001f"])]
+DIVERGING = [[i / 10, c] for i, c in enumerate(   # negative orange, zero white, positive blue
+    ["#6b3300", "#a85400", "#e07b00", "#f59322", "#fbc98e", "#f7f7f7", "#b9d7ee", "#6baed6",
+     "#0877bd", "#08589e", "#062f61"])]   # the Playground's colours, as on the unit maps
 INK = [[0.0, "#ffffff"], [1.0, "#000000"]]            # pixel values: paper white, ink black
 PLAYGROUND = [[0.0, "#f59322"], [0.5, "#e8eaeb"], [1.0, "#0877bd"]]   # P(class 1): orange..blue
 BINARY_COLORS = ["#f59322", "#0877bd"]
@@ -47,7 +47,9 @@ def layout_dict(title, height=320, legend=True, margin=None, **axes):
     """
     m = dict(l=64, r=24, t=56, b=52, autoexpand=False)
     m.update(margin or {})
+    # the toolbar (on hover) stands on the right edge, clear of the left-aligned title
     return dict(template=TEMPLATE, height=height, margin=m, showlegend=legend,
+                modebar=dict(orientation="v"),
                 title=dict(text=title, x=0.0, xanchor="left", xref="paper", font=dict(size=15)),
                 legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
                 **axes)

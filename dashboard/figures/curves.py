@@ -56,6 +56,20 @@ def _epoch_mark(epoch):
                  line=dict(color="#57606a", width=1, dash="dash"))]
 
 
+def log_ticks(lo, hi, most=7):
+    """Tick values for a log axis over ``lo``..``hi`` (> 0): 1, 2, 5 or finer steps of each
+    decade, the coarsest set that gives at least three ticks (at most ``most``)."""
+    lo, hi = float(lo), float(max(hi, lo * 1.0001))
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    for steps in ((1,), (1, 3), (1, 2, 5), (1, 1.5, 2, 3, 5, 7), tuple(range(1, 10)),
+                  tuple(np.arange(1, 10, 0.5))):
+        ticks = [float(f"{m * 10.0 ** d:.3g}") for d in decades for m in steps]
+        ticks = [t for t in ticks if lo * 0.98 <= t <= hi * 1.02]
+        if len(ticks) >= 3:
+            return ticks[:: max(1, int(np.ceil(len(ticks) / most)))]
+    return [float(f"{lo:.3g}"), float(f"{hi:.3g}")]
+
+
 def loss_curves(records, log=False, mark=None):
     """Train and test loss per epoch (epoch 0 = before training); ``mark``: an epoch to
     mark with a dashed line (the one the pages show)."""
@@ -68,12 +82,12 @@ def loss_curves(records, log=False, mark=None):
     yaxis = axis_dict("loss (log scale)" if log else "loss", type="log" if log else "linear")
     if not log:
         yaxis["rangemode"] = "tozero"
-    else:                               # over a decade and a half: one labelled tick per decade
+    else:                               # every tick labelled (Plotly's own says "9 8 7 ... 2")
         v = np.array([[r.train_loss, r.test_loss] for r in records], np.float64).ravel()
         v = v[np.isfinite(v) & (v > 0)]
-        if v.size and v.max() / v.min() >= 10 ** 1.5:
-            yaxis.update(dtick=1, tickformat="~g", minor=dict(ticks="outside", ticklen=3,
-                                                              showgrid=False))
+        if v.size:
+            ticks = log_ticks(v.min(), v.max())
+            yaxis.update(tickmode="array", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     return make_figure(data, layout_dict("Loss", yaxis=yaxis, xaxis=_epoch_axis(e, rangemode="tozero"),
                                  annotations=_first_epoch_note(e), shapes=_epoch_mark(mark)))
 

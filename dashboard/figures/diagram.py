@@ -7,12 +7,12 @@ from .base import DIVERGING, axis_dict, f32, hex_rgb, layout_dict, make_figure, 
 
 GRAPH_MAX_UNITS = 32       # network diagrams are drawn for layers up to this wide
 GRAPH_HOVER_MAX = 600      # ... with each weight's value on hover up to this many weights
-NEG_EDGE, POS_EDGE = "#2166ac", "#b2182b"   # the heatmaps' blue (negative) and red (positive)
+NEG_EDGE, POS_EDGE = "#e07b00", "#0877bd"   # the heatmaps' orange (negative) and blue (positive)
 
 
 def network_graph(layers, activations, in_names, out_names, epoch, value="weight"):
     """The network as a diagram: units as circles (filled by their bias), every weight as a
-    line from unit to unit, blue negative and red positive, thicker and darker the larger
+    line from unit to unit, orange negative and blue positive, thicker and darker the larger
     it is next to the largest weight of the network. ``layers`` [(W, b or None), ...]."""
     sizes = [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers]
     in_names = list(in_names) if len(in_names) == sizes[0] else [f"x{i + 1}" for i in range(sizes[0])]
@@ -85,7 +85,7 @@ def network_graph(layers, activations, in_names, out_names, epoch, value="weight
     span = (tall - 1) / 2 + 0.7
     return make_figure(data, layout_dict(
         f"The network at epoch {epoch}: {'weights' if value == 'weight' else 'changes (ΔW)'} "
-        "as lines (blue negative, red positive, thicker = larger), units filled by their bias", height=max(260, min(760, 120 + 22 * tall)),
+        "as lines (orange negative, blue positive, thicker = larger), units filled by their bias", height=max(260, min(760, 120 + 22 * tall)),
         legend=False, margin=dict(l=70, r=90, t=72, b=16), annotations=notes,
         xaxis=axis_dict("", visible=False, range=[-0.6, len(sizes) - 0.4]),
         yaxis=axis_dict("", visible=False, range=[-span, span])))

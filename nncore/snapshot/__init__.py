@@ -16,6 +16,13 @@ Format ``nncore.training-state`` version 1 (described by
   the optimiser's arrays and step count, and the PCG64 generator state (integers written as
   decimal strings so JavaScript readers keep every digit).
 
+Format version 2 (``training-state.v2.schema.json``) is the same document for a network
+with conv and pool layers: ``network.sizes`` starts with the input shape (``"1x28x28"``) and
+holds ``"conv K@RxR"`` / ``"pool P"`` entries, ``network.layers`` spells out every layer's
+kind and shapes, ``training_states[].layers`` has one entry per layer with weights (conv
+weights (out, in, kh, kw) as PyTorch's), and the probe passes every layer, pools included.
+Dense networks are still written as version 1; both versions load.
+
 Arrays are either readable nested lists of numbers or compact objects
 ``{"dtype": "float32", "shape": [...], "base64": "...", "filters": [...]}``: little-endian
 bytes, optionally transformed before base64 by ``filters`` in order: ``xor-previous`` (the
@@ -29,11 +36,13 @@ The modules: ``format`` (constants, the error, field checks), ``codec`` (arrays 
 document, bytes or a file) and ``reader`` (a document back to a :class:`Snapshot`).
 """
 from .export import data_fingerprint, default_filename, dumps, save, select_epochs, to_document
-from .format import DEFAULT_MAX_BYTES, FORMAT, SCHEMA_PATH, VERSION, SnapshotError
+from .format import (DEFAULT_MAX_BYTES, FORMAT, SCHEMA_PATH, SCHEMA_V2_PATH, VERSION, VERSION_CONV,
+                     VERSIONS, SnapshotError)
 from .guards import check_structure, parse_json
 from .reader import Snapshot, from_document, load, load_trainer, loads, schema
 
-__all__ = ["DEFAULT_MAX_BYTES", "FORMAT", "SCHEMA_PATH", "VERSION", "Snapshot", "SnapshotError",
+__all__ = ["DEFAULT_MAX_BYTES", "FORMAT", "SCHEMA_PATH", "SCHEMA_V2_PATH", "VERSION", "VERSIONS",
+           "VERSION_CONV", "Snapshot", "SnapshotError",
            "check_structure", "data_fingerprint", "default_filename", "dumps", "from_document",
            "load", "load_trainer", "loads", "parse_json", "save", "schema", "select_epochs",
            "to_document"]

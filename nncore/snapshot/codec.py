@@ -18,9 +18,10 @@ class _Encoder:
     """Turns arrays into their JSON form; compact arrays are compressed in parallel at
     :meth:`finish`, readable ones (``raw``) become placeholders for :meth:`substitute`."""
 
-    def __init__(self, readable, raw):
-        self.readable, self.raw = readable, raw
+    def __init__(self, readable, raw, pack=True):
+        self.readable, self.raw, self.pack = readable, raw, pack
         self.jobs, self.fragments, self.prev = [], {}, {}
+        self.plain = {}                   # placeholder -> base64 text of an unpacked array
         self.token = secrets.token_hex(6)
 
     def array(self, a, delta_key=None, compact=False, finite=True):
@@ -35,8 +36,13 @@ class _Encoder:
         prev = self.prev.get(delta_key) if delta_key is not None else None
         if delta_key is not None:
             self.prev[delta_key] = a
-        if a.size < SMALL:
-            out["base64"] = base64.b64encode(a.astype(a.dtype.newbyteorder("<")).tobytes()).decode("ascii")
+        if a.size < SMALL or not self.pack:
+            text = base64.b64encode(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()).decode("ascii")
+            if self.raw and a.size >= SMALL:      # spliced in after json.dumps (no scan of it)
+                key = f"@@{self.token}:b{len(self.plain)}@@"
+                self.plain[key] = text
+                text = key
+            out["base64"] = text
             return out
         out["filters"] = (["xor-previous"] if prev is not None else []) + ["shuffle", "zlib"]
         self.jobs.append((out, a, prev))
@@ -51,6 +57,13 @@ class _Encoder:
         for (out, _, _), text in zip(self.jobs, encoded):
             out["base64"] = text
         self.jobs = []
+
+    def splice(self, text):
+        """Put the plain base64 texts in place of their placeholders (compact, unpacked)."""
+        if not self.plain:
+            return text
+        pattern = re.compile(r"@@" + self.token + r":b\d+@@")
+        return pattern.sub(lambda m: self.plain[m.group(0)], text)
 
     def substitute(self, text):
         """Replace each placeholder string by its array's text, indented like its line."""
@@ -102,6 +115,9 @@ def _readable_text(a, indent):
     s = _numbers_text(a)
     if a.ndim == 1:
         return "[" + ", ".join(s.tolist()) + "]"
+    if a.ndim > 2:      # conv weights (out, in, kh, kw): nested, one kernel row per line
+        parts = [_readable_text(part, indent + " ") for part in a]
+        return "[\n" + indent + (",\n" + indent).join(parts) + "\n" + indent[:-1] + "]"
     rows = ["[" + ", ".join(r) + "]" for r in s.reshape(a.shape[0], -1).tolist()]
     return "[\n" + indent + (",\n" + indent).join(rows) + "\n" + indent[:-1] + "]"
 
@@ -178,7 +194,7 @@ def _readable(value, path, shape):
         raise SnapshotError(f"{path}: not a rectangular array of numbers (rows of different lengths?)") from None
     if arr.dtype.kind in "US":
         raise SnapshotError(f"{path}: expected numbers, found text")
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind == "b" or (arr.dtype.kind in "fi" and _holds_bool(value)):
         raise SnapshotError(f"{path}: expected numbers, found true/false")
     if arr.shape != tuple(shape) and arr.dtype.kind != "O":
         raise SnapshotError(f"{path}: expected shape {list(shape)}, got {list(arr.shape)}")
@@ -193,6 +209,16 @@ def _readable(value, path, shape):
         except OverflowError:
             raise SnapshotError(f"{path}: a number is out of range") from None
     return arr.astype(np.float64)
+
+
+def _holds_bool(value):
+    """True if nested lists ``value`` hold a true/false among numbers (NumPy reads it as
+    1 or 0 without a word)."""
+    if not isinstance(value, list):
+        return isinstance(value, bool)
+    if value and isinstance(value[0], list):
+        return any(_holds_bool(v) for v in value)
+    return any(v is True or v is False for v in value)
 
 
 def _list_shape(v):

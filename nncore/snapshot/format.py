@@ -14,12 +14,15 @@ from ..config import _is_int
 
 
 FORMAT = "nncore.training-state"
-VERSION = 1
+VERSION = 1              # dense networks
+VERSION_CONV = 2         # networks with conv and pool layers
+VERSIONS = (VERSION, VERSION_CONV)
 DEFAULT_MAX_BYTES = 200 * 2**20
 MAX_DEPTH = 32
 MAX_CONTAINERS = DEFAULT_MAX_BYTES // 50
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",
                            "training-state.v1.schema.json")
+SCHEMA_V2_PATH = os.path.join(os.path.dirname(SCHEMA_PATH), "training-state.v2.schema.json")
 FILTERS = ("xor-previous", "shuffle", "zlib")
 SMALL = 256                      # arrays smaller than this are written without filters
 # RunConfig's fields in format v1: a v1 file must carry all of them (fields added to

@@ -12,14 +12,17 @@ import numpy as np
 from ..config import RunConfig, _is_int
 from ..datasets import get_spec
 from ..datasets import PATH_OPTIONS
-from ..network import count_params
+from ..conv import shape_text
+from ..network import count_params, parse_spec
 from ..optimizers import make_optimizer
 from ..text import size_text
 from ..trainer import EpochRecord, Trainer, load_run_data
 from .codec import _compact, _payload, _readable
 from .export import data_fingerprint
-from .format import DEFAULT_MAX_BYTES, FORMAT, RECORD_FLOATS, SCHEMA_PATH, SnapshotError, V1_CONFIG_FIELDS, VERSION, _big, _check_type, _count, _epoch_list, _fmt, _get, _kind, _metric, _obj, _opt, _short, _text
+from . import consistency
+from .format import DEFAULT_MAX_BYTES, FORMAT, RECORD_FLOATS, SCHEMA_PATH, SCHEMA_V2_PATH, VERSIONS, SnapshotError, V1_CONFIG_FIELDS, VERSION, _big, _check_type, _count, _epoch_list, _fmt, _get, _kind, _metric, _obj, _opt, _short, _text
 from .guards import _gunzip, parse_json
+from .layers import input_size, layer_table, layout, output_sizes
 
 # =========================================================================================
 # Import
@@ -53,10 +56,20 @@ class Snapshot:
     export: dict = field(default_factory=dict)
     file_bytes: int | None = None
     compressed: bool = False
+    version: int = VERSION
 
     @property
     def epoch(self) -> int:
         return self.resume["epoch"]
+
+    @property
+    def n_in(self) -> int:
+        """Input values per sample (``network.sizes[0]``, or C·H·W of an image input)."""
+        return int(self.input_neurons["size"])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.output_neurons["size"])
 
     @property
     def n_params(self) -> int:
@@ -89,7 +102,7 @@ class Snapshot:
         size = f", {size_text(self.file_bytes)}" if self.file_bytes is not None else ""
         batch = f"{cfg.batch} {cfg.batch_size}" if cfg.batch == "mini" else cfg.batch
         lines = [
-            f"training state v{VERSION} ({kind}{size})",
+            f"training state v{self.version} ({kind}{size})",
             f"run: {cfg.dataset} {'-'.join(map(str, self.sizes))} ({', '.join(self.activations)}), "
             f"{cfg.loss}, {cfg.optimizer} {cfg.lr_text()}, batch {batch}, seed {cfg.seed}, {cfg.dtype}, "
             f"{self.n_params:,} parameters",
@@ -132,11 +145,11 @@ class Snapshot:
             except (ValueError, OSError) as exc:
                 raise SnapshotError(f"config.dataset: cannot rebuild {cfg.dataset!r} on this machine "
                                     f"({exc}); the run needs the data it was trained on") from None
-        if data.n_in != self.sizes[0]:
-            raise SnapshotError(f"input_neurons.size: the file's network takes {self.sizes[0]} inputs "
+        if data.n_in != self.n_in:
+            raise SnapshotError(f"input_neurons.size: the file's network takes {self.n_in} inputs "
                                 f"but the dataset {cfg.dataset!r} has {data.n_in}")
-        if data.n_out != self.sizes[-1]:
-            raise SnapshotError(f"output_neurons.size: the file's network has {self.sizes[-1]} outputs "
+        if data.n_out != self.n_out:
+            raise SnapshotError(f"output_neurons.size: the file's network has {self.n_out} outputs "
                                 f"but the dataset {cfg.dataset!r} has {data.n_out}")
         fp = fp or data_fingerprint(data)
         if fp != self.fingerprint:
@@ -167,9 +180,12 @@ class Snapshot:
         return trainer.load_state_dict(self.resume, self.history())
 
 
-def schema() -> dict:
-    """The JSON Schema of format v1 (read from the package folder)."""
-    with open(SCHEMA_PATH, encoding="utf-8") as f:
+def schema(version=VERSION) -> dict:
+    """The JSON Schema of format ``version`` (1: dense networks, 2: with conv layers), read
+    from the package folder."""
+    if version not in VERSIONS:
+        raise ValueError(f"no schema for version {version!r}; versions: {VERSIONS}")
+    with open(SCHEMA_PATH if version == 1 else SCHEMA_V2_PATH, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -243,9 +259,11 @@ class _Reader:
         if fmt != FORMAT:
             raise SnapshotError(f"format: expected {FORMAT!r}, got {fmt!r}")
         version = _get(doc, "version", "", int)
-        if version != VERSION:
-            newer = " (written by a newer nncore?)" if isinstance(version, int) and version > VERSION else ""
-            raise SnapshotError(f"version: this nncore reads version {VERSION}, got {version!r}{newer}")
+        if version not in VERSIONS:
+            newer = " (written by a newer nncore?)" if isinstance(version, int) and version > VERSIONS[-1] else ""
+            raise SnapshotError(f"version: this nncore reads versions {', '.join(map(str, VERSIONS))}, "
+                                f"got {version!r}{newer}")
+        self.version = version
         encoding = _opt(doc, "encoding", "", str, "compact")
         created = _opt(doc, "created", "", str, None)
         cfg = self._config(_get(doc, "config", "", dict))
@@ -253,11 +271,13 @@ class _Reader:
         target = out_doc.get("target") if isinstance(out_doc, dict) else None
         sizes, acts, biases = self._network(_get(doc, "network", "", dict), cfg, target)
         self.dtype = np.dtype(cfg.dtype)
-        self.layout = _layout(sizes, biases)
+        self.layout = _layout(sizes, biases) if version == 1 else layout(sizes, biases)
+        self.out_sizes = sizes[1:] if version == 1 else output_sizes(sizes)
+        self.n_in = sizes[0] if version == 1 else input_size(sizes)
         self.n_params = self.layout[-1][1].stop if self.layout[-1][1] else self.layout[-1][0].stop
         inp = _get(doc, "input_neurons", "", dict)
         out = _get(doc, "output_neurons", "", dict)
-        self._neurons(inp, out, sizes)
+        self._neurons(inp, out, [self.n_in, *self.out_sizes])
         dmeta = _get(doc, "data", "", dict)
         fp = _get(dmeta, "fingerprint", "data", str)
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", fp):
@@ -269,7 +289,7 @@ class _Reader:
 
         resume_doc = _get(doc, "resume", "", dict)
         epoch = _count(_get(resume_doc, "epoch", "resume", int), "resume.epoch")
-        records = self._records(_get(doc, "records", "", list), epoch, len(sizes) - 1)
+        records = self._records(_get(doc, "records", "", list), epoch, len(self.layout))
         states_doc = _get(doc, "training_states", "", list)
         if not states_doc:
             raise SnapshotError("training_states: needs at least one entry (the latest epoch)")
@@ -286,15 +306,18 @@ class _Reader:
         self.payloads = self._predecode(states_doc, resume_doc, opt_state_doc, sizes, biases)
         probe_doc = _get(doc, "probe", "", dict)
         probe_in = self._array(_get(probe_doc, "input", "probe", (list, dict)), "probe.input",
-                               (sizes[0],), finite=False)
+                               (self.n_in,), finite=False)
         probe_t = self._array(_get(probe_doc, "target", "probe", (list, dict)), "probe.target",
                               (sizes[-1],), finite=False)
         probe_src = _opt(probe_doc, "source", "probe", str, "")
         states = self._states(states_doc, sizes, biases, records, epoch)
         resume = self._resume(resume_doc, opt_doc, opt_state_doc, cfg, epoch, records)
+        consistency.check_latest_state(states, resume)
+        consistency.check_optimizer_state(resume, cfg.optimizer)
         return Snapshot(cfg, sizes, acts, biases, inp, out, data_name, fp, n_train, n_test,
                         probe_in, probe_t, _text(probe_src, "probe.source"), states, records, resume,
-                        _text(encoding, "encoding"), created and _text(created, "created"), export)
+                        _text(encoding, "encoding"), created and _text(created, "created"), export,
+                        version=version)
 
     # -- parts ----------------------------------------------------------------------------
     def _config(self, d):
@@ -315,7 +338,9 @@ class _Reader:
 
     def _network(self, d, cfg, target=None):
         sizes = _get(d, "sizes", "network", list)
-        if len(sizes) < 2 or not all(_is_int(s) and 0 < s <= 10_000_000 for s in sizes):
+        if self.version > 1:
+            sizes = _conv_sizes(sizes)
+        elif len(sizes) < 2 or not all(_is_int(s) and 0 < s <= 10_000_000 for s in sizes):
             raise SnapshotError(f"network.sizes: expected at least 2 positive whole numbers, got {_short(sizes)}")
         if sizes[1:-1] != cfg.hidden:
             raise SnapshotError(f"network.sizes: hidden layers {sizes[1:-1]} differ from config.hidden {cfg.hidden}")
@@ -324,8 +349,9 @@ class _Reader:
         if acts != want:
             raise SnapshotError(f"network.activations: expected {want} (from the config), got {_short(acts)}")
         biases = _get(d, "biases", "network", list)
-        if biases != [cfg.biases] * (len(sizes) - 1):
-            raise SnapshotError(f"network.biases: expected {[cfg.biases] * (len(sizes) - 1)} "
+        n_weighted = len(want)
+        if biases != [cfg.biases] * n_weighted:
+            raise SnapshotError(f"network.biases: expected {[cfg.biases] * n_weighted} "
                                 f"(from config.biases), got {_short(biases)}")
         dtype = _opt(d, "dtype", "network", str, cfg.dtype)
         if dtype != cfg.dtype:
@@ -333,6 +359,9 @@ class _Reader:
         n = count_params(sizes, biases)
         if "n_params" in d and d["n_params"] != n:
             raise SnapshotError(f"network.n_params: the sizes give {n}, got {_short(d['n_params'])}")
+        if self.version > 1 and _get(d, "layers", "network", list) != layer_table(sizes, acts, biases):
+            raise SnapshotError(f"network.layers: expected {_short(layer_table(sizes, acts, biases))} "
+                                f"(from network.sizes), got {_short(d['layers'])}")
         return sizes, acts, biases
 
     def _neurons(self, inp, out, sizes):
@@ -368,6 +397,7 @@ class _Reader:
             if len(vals) != n_layers:
                 raise SnapshotError(f"{path}.{k}: expected {n_layers} values (one per layer), got {len(vals)}")
             out[k] = [_metric(vals, i, f"{path}.{k}") for i in range(n_layers)]
+        consistency.check_record_values(out, path)
         names = {f.name for f in fields(EpochRecord)}
         return EpochRecord(**{k: v for k, v in out.items() if k in names})
 
@@ -382,21 +412,22 @@ class _Reader:
                                     f"got {e} after {last}")
             last = e
             metrics = _get(s, "metrics", path, dict)
-            self._record(metrics, f"{path}.metrics", e, len(sizes) - 1)
+            consistency.check_state_metrics(self._record(metrics, f"{path}.metrics", e, len(self.layout)),
+                                            records[e], path, f"records[{e}]")
             layers = _get(s, "layers", path, list)
-            if len(layers) != len(sizes) - 1:
-                raise SnapshotError(f"{path}.layers: expected {len(sizes) - 1} layers, got {len(layers)}")
+            if len(layers) != len(self.layout):
+                raise SnapshotError(f"{path}.layers: expected {len(self.layout)} layers, got {len(layers)}")
             flat = np.empty(self.n_params, self.dtype)
             cur = {}
-            for j, (layer, (ws, bs)) in enumerate(zip(layers, self.layout)):
+            for j, (layer, (ws, bs, wshape, bshape)) in enumerate(zip(layers, self.layout)):
                 lp = f"{path}.layers[{j}]"
                 layer = _obj(layer, lp)
                 W = self._array(_get(layer, "weights", lp, (list, dict)), f"{lp}.weights",
-                                (sizes[j], sizes[j + 1]), prev.get(("weights", j)), cur, ("weights", j))
+                                wshape, prev.get(("weights", j)), cur, ("weights", j))
                 flat[ws] = W.reshape(-1)
                 if biases[j]:
                     b = self._array(_get(layer, "biases", lp, (list, dict)), f"{lp}.biases",
-                                    (sizes[j + 1],), prev.get(("biases", j)), cur, ("biases", j))
+                                    bshape, prev.get(("biases", j)), cur, ("biases", j))
                     flat[bs] = b
                 elif layer.get("biases") is not None:
                     raise SnapshotError(f"{lp}.biases: this layer has no biases (config.biases is false), "
@@ -404,12 +435,12 @@ class _Reader:
             prev = cur
             probe = []
             probe_doc = _get(s, "probe", path, list)
-            if len(probe_doc) != len(sizes) - 1:
-                raise SnapshotError(f"{path}.probe: expected {len(sizes) - 1} layers, got {len(probe_doc)}")
+            if len(probe_doc) != len(self.out_sizes):
+                raise SnapshotError(f"{path}.probe: expected {len(self.out_sizes)} layers, got {len(probe_doc)}")
             for j, p in enumerate(probe_doc):
                 pp = f"{path}.probe[{j}]"
                 p = _obj(p, pp)
-                probe.append(tuple(self._array(_get(p, k, pp, (list, dict)), f"{pp}.{k}", (sizes[j + 1],),
+                probe.append(tuple(self._array(_get(p, k, pp, (list, dict)), f"{pp}.{k}", (self.out_sizes[j],),
                                                finite=False) for k in ("sum", "activation")))
             out.append({"epoch": e, "record": records[e], "params": flat, "probe": probe})
         return out
@@ -465,14 +496,14 @@ class _Reader:
                 jobs.append((d, path, shape))
         for i, s in enumerate(states_doc):
             layers = s.get("layers") if isinstance(s, dict) else None
-            if not isinstance(layers, list) or len(layers) != len(sizes) - 1:
+            if not isinstance(layers, list) or len(layers) != len(self.layout):
                 continue
-            for j, layer in enumerate(layers):
+            for j, (layer, (_, _, wshape, bshape)) in enumerate(zip(layers, self.layout)):
                 if isinstance(layer, dict):
                     lp = f"training_states[{i}].layers[{j}]"
-                    add(layer.get("weights"), f"{lp}.weights", (sizes[j], sizes[j + 1]))
+                    add(layer.get("weights"), f"{lp}.weights", wshape)
                     if biases[j]:
-                        add(layer.get("biases"), f"{lp}.biases", (sizes[j + 1],))
+                        add(layer.get("biases"), f"{lp}.biases", bshape)
         for key in ("params", "grads"):
             add(resume_doc.get(key), f"resume.{key}", (self.n_params,))
         for key, d in opt_state_doc.items():
@@ -523,8 +554,20 @@ def _layout(sizes, biases):
     for i, o, b in zip(sizes, sizes[1:], biases):
         ws = slice(off, off + i * o)
         bs = slice(ws.stop, ws.stop + o) if b else None
-        out.append((ws, bs))
+        out.append((ws, bs, (i, o), (o,)))
         off = bs.stop if b else ws.stop
     return out
+
+
+def _conv_sizes(sizes):
+    """``network.sizes`` of a v2 document in canonical form; SnapshotError naming the problem."""
+    if len(sizes) < 2 or not all(isinstance(s, str) or _is_int(s) for s in sizes):
+        raise SnapshotError(f"network.sizes: expected an input shape 'CxHxW', layers (whole numbers, "
+                            f"'conv K@RxR', 'pool P') and an output size, got {_short(sizes)}")
+    try:
+        n_in, shape, layers = parse_spec(sizes)
+    except ValueError as exc:
+        raise SnapshotError(f"network.sizes: {exc}") from None
+    return [shape_text(shape) if shape is not None else n_in, *layers]
 
 

@@ -5,12 +5,19 @@ import time
 
 import numpy as np
 import pytest
+from appdriver import (
+    free_port,
+    open_app,
+    page_problems,
+    screenshot,
+    set_text,
+    start_app,
+    stop_app,
+    wait_idle,
+)
 
 from dashboard import limits, runstore
 from nncore import Trainer
-
-from appdriver import (free_port, metric_value, open_app, page_problems, screenshot, set_text,
-                      start_app, stop_app, wait_idle)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -86,7 +93,7 @@ def test_kill_9_mid_run_then_resume(browser, tmp_path, shots_dir):
             has_text="An interrupted run can be resumed").last
         banner.wait_for()
         wait_idle(page)
-        assert f"moons 2-8-4-2" in banner.inner_text() and f"epoch {k}" in banner.inner_text()
+        assert "moons 2-8-4-2" in banner.inner_text() and f"epoch {k}" in banner.inner_text()
         screenshot(page, os.path.join(shots_dir, "crash-1-offer.png"), full_page=False)
         page.get_by_role("button", name="Resume", exact=True).click()
         wait_epoch(page, k)

@@ -5,7 +5,6 @@ import shutil
 import sys
 
 import pytest
-
 from appdriver import ROOT, open_app, page_problems, screenshot, wait_epoch
 
 sys.path.insert(0, os.path.join(ROOT, "deploy"))
