@@ -447,7 +447,7 @@ def dump_run(trainer, history_bytes: int) -> bytes:
     fast to write, and still the training-state format."""
     stored = trainer.history.epochs
     net = trainer.network
-    units = sum(net.sizes[1:])
+    units = sum(layer.n_out for layer in net.layers)     # the probe: a sum and an activation each
     per_epoch = (net.n_params + 2 * units) * net.params.itemsize * 4 / 3 + 600 + 200 * len(net.sizes)
     fit = min(MAX_STORED_EPOCHS, int(history_bytes // per_epoch))
     older = max(0, len(stored) - 1)

@@ -116,6 +116,18 @@ def test_a_stored_run_resumes_bit_for_bit(make_store):
     assert_same(resumed, trained(cfg, 6))          # as if never interrupted
 
 
+def test_a_conv_run_is_stored_and_resumes_bit_for_bit(make_store):
+    store = make_store()
+    cfg = default_config("digits").replace(hidden=["conv 4@3x3", "pool 2", 8], activations=None,
+                                           epochs=4)
+    run = trained(cfg, 2)
+    got = store.get(put(store, run))
+    resumed = runstore.read_trainer(got.body, limits.LOCAL)
+    assert_same(resumed, run)
+    resumed.run_epoch()
+    assert_same(resumed, trained(cfg, 3))
+
+
 def test_a_stored_run_is_a_valid_training_state_file(make_store, tmp_path):
     from nncore import snapshot
     store = make_store()
