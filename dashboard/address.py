@@ -284,8 +284,16 @@ def _set_layers(t, base, hidden_text, act, out):
     t["activations"] = names + [out or acts[-1]]
 
 
+_FORMATTING = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # bidi, zero-width
+
+
+def _clean(text) -> str:
+    """A title or note as shown: its lines without control or direction-changing characters."""
+    return "\n".join(_FORMATTING.sub("", without_controls(line)).rstrip()
+                     for line in str(text).splitlines()).strip()
+
+
 def _read_lesson(link, texts, bad):
-    from nncore.text import without_controls as clean
     if "hide" in texts:
         names = [n.strip() for n in texts["hide"].split(",") if n.strip()]
         allowed = (SIDEBAR, *SETTINGS, *OPTION_KEYS)
@@ -300,7 +308,7 @@ def _read_lesson(link, texts, bad):
             bad("page", f"no page {texts['page'][:30]!r}; pages: {', '.join(PAGES)}")
     for key, limit in (("title", MAX_TITLE), ("note", MAX_NOTE)):
         if key in texts:
-            text = "\n".join(clean(line).rstrip() for line in texts[key].splitlines()).strip()
+            text = _clean(texts[key])
             if len(text) > limit:
                 bad(key, f"is {len(text):,} characters long (at most {limit})")
             else:

@@ -54,7 +54,7 @@ def _estimate(tr) -> int:
     data = tr.data
     if data.on_plane:
         n_points = len(data.P_train) + len(data.P_test)
-        view = GRID * GRID * data.n_out * 4 + n_points * 12 + 2 * GRID * 8
+        view = GRID * GRID * max(data.n_out, 2) * 4 + n_points * 16 + 2 * GRID * 8   # (x, y) + label
     else:
         view = max(data.n_out, 2) ** 2 * 8
     return tr.network.params.nbytes + RECORD_BYTES * len(tr.records) + view

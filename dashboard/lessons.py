@@ -8,15 +8,15 @@ LESSONS = [
         key="xor_9line",
         title="Why the 9-line network needs 10,000 iterations",
         params=dict(
-            preset="xor_9line", hide="dataset,preset",
+            preset="xor_9line", epochs="10", hide="dataset,preset",
             title="Why the 9-line network needs 10,000 iterations",
             note="Tutorial 2's network: 3-4-1, sigmoid, no biases, learning rate 1, full batch "
-                 "on four samples. One epoch here is 100 iterations. Train 10 epochs: the loss "
+                 "on four samples. One epoch here is 100 iterations. Press Train 10 epochs: the loss "
                  "sits on a plateau for about 700 iterations, then every answer is right by "
                  "iteration 1,000. The other 9,000 iterations only push the outputs towards 0 "
                  "and 1, which a sigmoid reaches slowly: near 0 and 1 its slope, and with it "
-                 "the gradient, all but vanishes. Then set Loss to cross-entropy and train 20 "
-                 "epochs: its gradient has no sigmoid slope in it, and after 2,000 iterations "
+                 "the gradient, all but vanishes. Then set Loss to cross-entropy and press Train 10 "
+                 "epochs twice: its gradient has no sigmoid slope in it, and after 2,000 iterations "
                  "the outputs are closer to 0 and 1 than the tutorial's after 10,000.")),
     dict(
         key="mnist_perturb",
@@ -56,12 +56,12 @@ LESSONS = [
         key="mnist_sigmoid_modern",
         title="The sigmoid MNIST network beside its modern variant",
         params=dict(
-            preset="mnist_nlayer",
+            preset="mnist_nlayer", epochs="20",
             title="The sigmoid MNIST network beside its modern variant",
             note="Tutorial 1's 784-512-256-16-10: sigmoid everywhere, randn weights, full batch "
-                 "on 1,000 binarised digits. Train 20 epochs and press Add to comparison. Then "
+                 "on 1,000 binarised digits. Press Train 20 epochs, then Add to comparison. Then "
                  "choose 'Switch to the modern variant' in the sidebar (ReLU, softmax and "
-                 "cross-entropy, Adam, mini-batches), train 5 epochs, Add to comparison, and "
+                 "cross-entropy, Adam, mini-batches), train a few epochs, Add to comparison, and "
                  "open the Compare page: the curves and the confusion matrices side by side.")),
     dict(
         key="xor_watch",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import address, sidebar, state
+from dashboard import address, plaintext, sidebar, state
 
 LINK = "link"                  # the Link this session was opened with (read once)
 NOTICE_SHOWN = "link_notice_done"   # the user dismissed the notice of unusable settings
@@ -164,14 +164,14 @@ def show_lesson():
         with st.container(border=True, key="lesson_banner"):
             if link.title:
                 st.html(LESSON_STYLE)
-                st.container(key="lesson_title").text(link.title)
+                plaintext.text(link.title, st.container(key="lesson_title"))
             if link.note:
-                st.text(link.note)
+                plaintext.text(link.note)
     if link.problems and not ss.get(NOTICE_SHOWN):
         with st.container(border=True, key="link_notice"):
             st.warning("This link has settings that cannot be used; those settings keep their "
                        "defaults:", icon=":material/link_off:")
-            st.text(address.problem_text(link.problems))
+            plaintext.text(address.problem_text(link.problems))
             st.button("Dismiss", key="link_notice_dismiss", on_click=ss.__setitem__,
                       args=(NOTICE_SHOWN, True))
 

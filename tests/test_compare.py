@@ -156,3 +156,13 @@ def test_the_compare_figures_are_valid_plotly(monkeypatch):
                 figures.compare_accuracy([a.records, b.records], ["lr 0.01", "lr 0.1"])):
         pio.to_json(fig, validate=True)
         assert [d.name for d in fig.data if d.showlegend is not False] == ["lr 0.01", "lr 0.1"]
+
+
+def test_the_size_check_never_underestimates_a_kept_run():
+    for cfg in (default_config("moons"), default_config("digits"), default_config("xor")):
+        tr = Trainer(cfg)
+        tr.run_epoch()
+        run = compare.KeptRun(tr.config, list(tr.network.activations), tr.network.sizes, "x",
+                              tr.epoch, list(tr.records), tr.network.params.copy(),
+                              compare._view(tr))
+        assert compare._estimate(tr) >= run.nbytes

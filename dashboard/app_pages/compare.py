@@ -3,7 +3,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import compare, controls, figures, snapfile, state
+from dashboard import compare, controls, figures, plaintext, snapfile, state
 from dashboard.figures import predictions as pf
 from nncore import snapshot
 from nncore.text import shape_text, size_text
@@ -48,8 +48,7 @@ def _upload_block(lim):
              f"train --export`, up to {size_text(lim.max_snapshot_bytes)} uncompressed: it is "
              "added to the comparison (the run you are training is not touched).")
     if ss.get(ERROR):                 # a file's name and text: plain text only
-        st.error("The file was not added; the comparison is unchanged.", icon=":material/error:")
-        st.text(ss[ERROR])
+        plaintext.error(f"{ss[ERROR]}. The file was not added; the comparison is unchanged.")
 
 
 def _runs_block(kept, names):
@@ -57,8 +56,8 @@ def _runs_block(kept, names):
         with st.container(horizontal=True, vertical_alignment="center", key=f"compare_run_{i}"):
             st.button("Remove", key=f"compare_remove_{i}", on_click=compare.remove, args=(i,),
                       icon=":material/delete:")
-            st.text(f"{i + 1}. {name}: {run.config.dataset} {shape_text(run.sizes)} at "
-                    f"epoch {run.epoch} (from {run.source})")
+            plaintext.text(f"{i + 1}. {name}: {run.config.dataset} {shape_text(run.sizes)} at "
+                           f"epoch {run.epoch} (from {run.source})")
 
 
 def _table(kept, names):
