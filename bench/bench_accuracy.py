@@ -27,7 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from nncore import Trainer, load_dataset  # noqa: E402
+from nncore import load_dataset  # noqa: E402
 from nncore.cli import main as cli_main  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

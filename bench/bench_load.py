@@ -421,7 +421,7 @@ async def round_(n, url, args, shape, on_release, on_done):
         try:
             await asyncio.wait_for(asyncio.gather(*(protocol_session(url, args, shape, out, barrier)
                                                     for _ in range(n))), timeout=args.round_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             on_done()
@@ -436,7 +436,7 @@ async def round_(n, url, args, shape, on_release, on_done):
                 asyncio.gather(*(session(browsers[i % len(browsers)], url, args, shape, out, barrier)
                                  for i in range(n))),
                 timeout=args.round_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             on_done()
@@ -485,11 +485,12 @@ def main(argv=None):
         ap.error("--kill-one needs --replicas 2 or more")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the server on the way out
 
+    import numpy as np
+
+    from nncore import parse_hidden
+    from nncore.datasets import load_dataset
     from nncore.network import count_params
     from nncore.text import shape_text
-    from nncore.datasets import load_dataset
-    import numpy as np
-    from nncore import parse_hidden
     data = load_dataset(args.dataset, None, np.random.default_rng(0))
     sizes = [data.n_in, *parse_hidden(args.hidden), data.n_out]
     shape = shape_text(sizes)

@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import make_digit_photos  # noqa: E402
+
 from nncore import Trainer  # noqa: E402
 from nncore.images import ImageError, preprocess_image  # noqa: E402
 from nncore.predict import class_probabilities, image_input_of  # noqa: E402
 from nncore.presets import default_config, preset_config  # noqa: E402
-
-import make_digit_photos  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 

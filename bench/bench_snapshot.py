@@ -74,7 +74,7 @@ def main(argv=None):
 
     datasets._read_csv_gz.cache_clear()
     t = time.perf_counter()
-    cold = snapshot.loads(compact).to_trainer()
+    snapshot.loads(compact).to_trainer()
     cold_s = time.perf_counter() - t
     med, best, loaded = timed(lambda: snapshot.loads(compact).to_trainer(), a.repeats)
     rows.append(("import compact file into a new Trainer", med, best, None, "<= 1 s"))

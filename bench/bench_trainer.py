@@ -174,7 +174,7 @@ def load_data(data_dir=None, sample=False, seed=0):
             return load_dataset("fashion_mnist", opts, seed), "Fashion-MNIST (full)"
         except ValueError as exc:
             if data_dir:
-                raise SystemExit(f"bench_trainer: {exc}")
+                raise SystemExit(f"bench_trainer: {exc}") from None
     return load_dataset("fashion_sample", {}, seed), "Fashion-MNIST sample (full set not found)"
 
 

@@ -31,10 +31,19 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "browser"))
 
 import numpy as np  # noqa: E402
-
-from appdriver import (VIEWPORT, app_log, browser_missing, choose_option,  # noqa: E402
-                                    cpu_seconds, launch_browser, open_app, set_text, start_app,
-                                    stop_app, wait_idle)
+from appdriver import (  # noqa: E402
+    VIEWPORT,
+    app_log,
+    browser_missing,
+    choose_option,
+    cpu_seconds,
+    launch_browser,
+    open_app,
+    set_text,
+    start_app,
+    stop_app,
+    wait_idle,
+)
 
 UPDATED = """(n) => {
     const app = document.querySelector('[data-testid="stApp"]');

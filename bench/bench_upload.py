@@ -26,10 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from appdriver import (choose_option, cpu_seconds, launch_browser, open_app,  # noqa: E402
-                      screenshot, start_app, stop_app, wait_idle)
-
 import make_digit_photos  # noqa: E402
+from appdriver import (  # noqa: E402
+    choose_option,
+    cpu_seconds,
+    launch_browser,
+    open_app,
+    screenshot,
+    start_app,
+    stop_app,
+    wait_idle,
+)
 
 N = 20
 DONE_JS = """([n, names]) => {

@@ -24,7 +24,6 @@ from nncore.network import count_params, work_parts
 from nncore.text import size_text
 
 
-
 @dataclass(frozen=True)
 class Limits:
     hosted: bool

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import state
 from nncore import ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, OPTIMIZERS, RunConfig, parse_hidden
 from nncore.datasets import FASHION_DIRS, FEATURE_LABELS, MNIST_DIRS, get_spec
 from nncore.presets import PRESETS, default_config, preset_config
 from nncore.text import shape_text
-
-from dashboard import state
 
 NO_PRESET = "(none)"
 MAX_LAYERS = 64

@@ -2,10 +2,9 @@
 Snapshots page (load a run) and the Compare page (add a run) read such a file."""
 from __future__ import annotations
 
+from dashboard import admit, state
 from nncore import snapshot
 from nncore.text import size_text
-
-from dashboard import admit, state
 
 
 def load_upload(upload, lim=None):

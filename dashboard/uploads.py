@@ -14,9 +14,8 @@ import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from nncore.images import ImageError, preprocess_image
-
 from dashboard.figures.predictions import digit_picture
+from nncore.images import ImageError, preprocess_image
 
 log = logging.getLogger("dashboard")
 

@@ -303,6 +303,7 @@ def cmd_train(a):
 def _export(trainer, a, keep):
     """Save the run (atomically: snapshot.save), with Ctrl-C and SIGTERM held off meanwhile."""
     import signal
+
     from . import snapshot
     held = {s: _set_signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -54,7 +54,7 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         if not isinstance(data, dict):
             raise ValueError(f"config must be an object, got {type(data).__name__}")
         names = {f.name for f in fields(cls)}
@@ -65,10 +65,10 @@ class RunConfig:
         cfg.validate()
         return cfg
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         return RunConfig.from_dict({**self.to_dict(), **changes})
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Raise ValueError naming the first bad field; return self when all is well."""
         _check_type("dataset", self.dataset, str)
         _check_type("dataset_options", self.dataset_options, dict)

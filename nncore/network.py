@@ -331,7 +331,7 @@ class Network:
     def n_params(self):
         return self.params.size
 
-    def clone(self, flat=None) -> "Network":
+    def clone(self, flat=None) -> Network:
         """A new Network shaped like this one holding ``flat`` (or a copy of the current
         parameters); this one is never touched, so a live run stays safe."""
         other = Network(self.sizes, self.activations, self.use_biases, self.init, 0,

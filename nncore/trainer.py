@@ -351,7 +351,7 @@ class Trainer:
             opt.bind_rng(self.rng)
         return opt
 
-    def copy(self) -> "Trainer":
+    def copy(self) -> Trainer:
         """An independent copy of the run as it is now (the data and the stored epochs'
         arrays are shared: they are never written to), e.g. to undo a :meth:`rewind`."""
         other = copy.copy(self)

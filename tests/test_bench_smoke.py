@@ -26,6 +26,7 @@ def test_protocol_clients_follow_a_slow_epochs_frames_as_a_browser_does():
     """On a busy server Train 1 epoch trains in a run_every panel: the click's run ends early
     for the page's rerun, and the epoch shows only after the frames the browser asks for."""
     import asyncio
+
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     from bench_load import ProtocolClient

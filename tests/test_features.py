@@ -1,16 +1,14 @@
 """Input features of 2-D data (x1², x1·x2, sin x1, ...), from the engine to the pages."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from test_app import PAGES, charts, click, ok, start, trainer
+from test_predictions_page import decode
 
 from nncore import RunConfig, Trainer, load_dataset, snapshot
 from nncore.datasets import FEATURES, make_features
 from nncore.presets import default_config
-
-from test_app import PAGES, charts, click, ok, start, trainer
-from test_predictions_page import decode
 
 
 def test_features_are_computed_from_the_same_points():

@@ -55,7 +55,7 @@ def test_bias_switch_and_l2(biases):
                                for (dW, db), l in zip(grads, net.layers)])
     np.testing.assert_allclose(analytic, numeric_grads(net, X, Y, "cross_entropy", l2=0.1),
                                rtol=1e-5, atol=1e-7)
-    for (dW, db), layer in zip(grads, net.layers):
+    for (_dW, db), layer in zip(grads, net.layers):
         assert layer.use_bias or not db.any()
 
 

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from test_datasets import make_idx_folder, write_idx
 
 from nncore import Trainer, load_dataset, snapshot
 from nncore.cli import main
@@ -18,8 +19,6 @@ from nncore.config import parse_hidden
 from nncore.idx import read_idx
 from nncore.presets import default_config
 from nncore.snapshot import SnapshotError
-
-from test_datasets import make_idx_folder, write_idx
 
 
 # -- IDX folders -----------------------------------------------------------------------------
@@ -236,7 +235,9 @@ def test_a_snapshot_page_shows_the_files_text_as_plain_text(doc):
 
 def test_a_hosted_page_names_the_data_folder_not_its_path(monkeypatch):
     import os
+
     from streamlit.testing.v1 import AppTest
+
     from dashboard import limits, state
     from nncore.datasets import ROOT
     monkeypatch.setattr(state, "LIMITS", limits.HOSTED)
@@ -421,6 +422,7 @@ def test_cli_output_keeps_file_strings_on_one_line(tmp_path, digits_model, capsy
 def test_pillows_warnings_do_not_reach_the_cli(tmp_path, digits_model):
     import subprocess
     import sys
+
     from PIL import Image, ImageDraw
     im = Image.new("L", (40, 40), 255)
     ImageDraw.Draw(im).line((20, 5, 20, 35), fill=0, width=4)
@@ -453,7 +455,9 @@ def test_a_refused_snapshot_leaves_no_stale_error(doc):
 
 def test_a_very_wide_csv_file_is_not_drawn_as_a_table_of_every_column(tmp_path):
     import os
+
     from streamlit.testing.v1 import AppTest
+
     from nncore.datasets import ROOT
     rng = np.random.default_rng(0)
     path = tmp_path / "wide.csv"

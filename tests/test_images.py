@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 import nncore.images as images
-from nncore.images import (IMAGE_FORMATS, NO_INK, ImageError, Preprocessed, load_image_batch,
-                           preprocess_image)
+from nncore.images import IMAGE_FORMATS, NO_INK, ImageError, Preprocessed, load_image_batch, preprocess_image
 
 MNIST = Path(__file__).resolve().parent.parent / "sample_data" / "mnist_5k.csv.gz"
 DIGITS8 = MNIST.with_name("digits_8x8.csv.gz")
@@ -214,7 +213,7 @@ def test_bomb_is_refused_before_decoding_and_global_limit_untouched():
     before = Image.MAX_IMAGE_PIXELS
     assert "decompression bomb" in error_of(patched_png_size(7000, 7000))
     assert "decompression bomb" in error_of(white_png(3000, 3000), max_pixels=1_000_000)
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
 
 
 def test_not_bytes_is_an_image_error():
@@ -240,7 +239,7 @@ def test_animated_gif_uses_the_first_frame():
 
 
 def test_16_bit_png():
-    im16 = Image.fromarray((np.asarray(draw_seven(), np.uint16) * 257))
+    im16 = Image.fromarray(np.asarray(draw_seven(), np.uint16) * 257)
     assert im16.mode == "I;16"
     data = encode(im16)
     assert Image.open(io.BytesIO(data)).mode.startswith("I")

@@ -35,9 +35,9 @@ def test_environment_overrides_and_bad_values():
 
 
 def test_every_preset_fits_the_hosted_limits():
-    from nncore.presets import PRESETS, preset_config
     from nncore.datasets import load_dataset
     from nncore.network import count_params
+    from nncore.presets import PRESETS, preset_config
     from nncore.trainer import network_sizes
     h = limits.HOSTED
     for name in PRESETS:
@@ -158,7 +158,9 @@ def test_hosted_mode_makes_blas_single_threaded():
 def hosted_app(monkeypatch):
     """The app with the hosted limits, without touching this process's BLAS threads."""
     import os
+
     from streamlit.testing.v1 import AppTest
+
     from dashboard import state
     monkeypatch.setattr(state, "LIMITS", limits.HOSTED)
     monkeypatch.setattr(limits, "set_blas_threads", lambda n: False)
@@ -274,6 +276,7 @@ def test_a_dataset_over_the_limit_is_refused_before_it_is_built(tmp_path, monkey
 
 def test_a_file_that_lies_about_its_size_is_checked_against_the_data(tmp_path, monkeypatch):
     import json
+
     from dashboard import admit
     from nncore import snapshot
     _idx_server_folder(tmp_path, monkeypatch, 30)
@@ -381,6 +384,7 @@ def test_a_wide_conv_stack_is_refused_for_its_work_not_its_parameters():
 def test_a_session_may_hold_only_so_many_upload_bytes():
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
     from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
     from dashboard import upload_store
     mgr = MemoryUploadedFileManager("/upload")
     assert upload_store.install_session_budget(10_000, mgr)
@@ -401,10 +405,12 @@ def test_a_session_may_hold_only_so_many_upload_bytes():
 
 def test_uploaded_images_leave_the_uploader_once_read(monkeypatch):
     import os
+
     from streamlit.testing.v1 import AppTest
+    from test_predictions_page import digit_png
+
     from dashboard import state, upload_store
     from nncore.datasets import ROOT
-    from test_predictions_page import digit_png
     released = []
     real = upload_store.release
     monkeypatch.setattr(upload_store, "release", lambda files, *a: released.extend(

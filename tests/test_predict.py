@@ -12,10 +12,22 @@ from PIL import Image, ImageDraw
 from nncore import Trainer, predict, snapshot
 from nncore.cli import main
 from nncore.images import NO_INK
-from nncore.predict import (Evaluation, class_probabilities, confusion_matrix, evaluate,
-                            format_for_shape, image_input, image_input_of, image_input_of_snapshot,
-                            network_at, network_from_snapshot, page_of, per_class_accuracy,
-                            predict_images, top_k)
+from nncore.predict import (
+    Evaluation,
+    class_probabilities,
+    confusion_matrix,
+    evaluate,
+    format_for_shape,
+    image_input,
+    image_input_of,
+    image_input_of_snapshot,
+    network_at,
+    network_from_snapshot,
+    page_of,
+    per_class_accuracy,
+    predict_images,
+    top_k,
+)
 from nncore.presets import default_config
 
 
@@ -332,7 +344,7 @@ def test_cli_predict_json_one_object_per_image(capsys, tmp_path, digits, digits_
         else:
             assert set(r) == {"file", "error"}
     by_file = {r["file"]: r for r in rows}
-    for name, (path, piece) in bad.items():
+    for _name, (path, piece) in bad.items():
         assert piece in by_file[str(path)]["error"]
     assert "No such file" in by_file[str(missing)]["error"]
     labels = [json.loads(line)["label"] for line in out.strip().splitlines() if "label" in line]

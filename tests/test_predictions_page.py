@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_predict import bad_images, digit_png, encode, odd_good_images, seven
 
 from nncore import predict
-from test_predict import bad_images, digit_png, encode, odd_good_images, seven
 
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dashboard", "app.py")
 PAGE = "app_pages/predictions.py"

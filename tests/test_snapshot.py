@@ -90,7 +90,7 @@ def test_loaded_run_replays_history_records_and_state():
     assert back.config == tr.config
     assert np.array_equal(back.history.grads[6], tr.network.grads)   # latest gradients kept
     assert 3 not in back.history.grads                                 # older ones are not stored
-    (W, b), kept = back.weights_at(3)[0][0], back.weights_at(3)[1]
+    (W, _b), kept = back.weights_at(3)[0][0], back.weights_at(3)[1]
     assert kept == 3 and np.array_equal(W, tr.weights_at(3)[0][0][0])
 
 

@@ -12,8 +12,8 @@ import streamlit as st
 from dashboard import controls, figures, plaintext, state, upload_store, uploads
 from dashboard.figures import predictions as pf
 from nncore import predict
-from nncore.trainer import correct_rows
 from nncore.images import NO_INK
+from nncore.trainer import correct_rows
 
 try:  # a third-party component: the page works without it
     from streamlit_drawable_canvas import st_canvas
@@ -106,13 +106,12 @@ def _logic(tr, net, epoch):
         st.plotly_chart(figures.logic_outputs(data.P_train, data.Y_train, out, epoch),
                         key="pred_logic")
     with mid:
-        if data.on_plane:
-            if predict.can_evaluate(data):
-                xs, ys, grid = predict.plane_answers(data, net, GRID)
-                ev = predict.evaluate(net, data.X_train, data.Y_train, data)
-                fig = figures.boundary_right_wrong(xs, ys, grid, data.P_train, ev.labels,
-                                              ev.guesses, ev.confidence, ev.class_names, epoch)
-                st.plotly_chart(fig, key="pred_logic_boundary")
+        if data.on_plane and predict.can_evaluate(data):
+            xs, ys, grid = predict.plane_answers(data, net, GRID)
+            ev = predict.evaluate(net, data.X_train, data.Y_train, data)
+            fig = figures.boundary_right_wrong(xs, ys, grid, data.P_train, ev.labels,
+                                          ev.guesses, ev.confidence, ev.class_names, epoch)
+            st.plotly_chart(fig, key="pred_logic_boundary")
 
 
 def _class_options(ev):

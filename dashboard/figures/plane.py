@@ -132,7 +132,7 @@ def unit_maps(xs, ys, outputs, activations, epoch, max_units=16, inputs=None):
                  marker=dict(size=g, opacity=0, symbol="square"), hoverinfo="text",
                  showlegend=False)
     notes = []
-    for r, (out, name, title, units) in enumerate(rows):
+    for r, (out, _activation, title, units) in enumerate(rows):
         if title == "input":
             text = "inputs: " + ", ".join(units[:max_units])
         else:

@@ -36,8 +36,16 @@ The modules: ``format`` (constants, the error, field checks), ``codec`` (arrays 
 document, bytes or a file) and ``reader`` (a document back to a :class:`Snapshot`).
 """
 from .export import data_fingerprint, default_filename, dumps, save, select_epochs, to_document
-from .format import (DEFAULT_MAX_BYTES, FORMAT, SCHEMA_PATH, SCHEMA_V2_PATH, VERSION, VERSION_CONV,
-                     VERSIONS, SnapshotError)
+from .format import (
+                     DEFAULT_MAX_BYTES,
+                     FORMAT,
+                     SCHEMA_PATH,
+                     SCHEMA_V2_PATH,
+                     VERSION,
+                     VERSION_CONV,
+                     VERSIONS,
+                     SnapshotError,
+)
 from .guards import check_structure, parse_json
 from .reader import Snapshot, from_document, load, load_trainer, loads, schema
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..config import _is_int
 from ..network import DTYPES
-from .format import FILTERS, SMALL, SnapshotError, _UINT, _get, _kind, _opt, _short
+from .format import _UINT, FILTERS, SMALL, SnapshotError, _get, _kind, _opt, _short
+
 
 class _Encoder:
     """Turns arrays into their JSON form; compact arrays are compressed in parallel at

@@ -14,9 +14,10 @@ import numpy as np
 
 from ..datasets import Dataset
 from ..trainer import EpochRecord
-from .codec import _Encoder, _SHORT_LIST, _inline
+from .codec import _SHORT_LIST, _Encoder, _inline
 from .format import FORMAT, RECORD_FLOATS, VERSION, VERSION_CONV
 from .layers import layer_table
+
 
 # =========================================================================================
 # Export
@@ -147,7 +148,7 @@ def _build(trainer, epochs, enc) -> dict:
         "format": FORMAT,
         "version": VERSION_CONV if net.spatial else VERSION,
         "encoding": "readable" if enc.readable else "compact",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "generator": "nncore " + _version(),
         "config": cfg.to_dict(),
         "network": {"sizes": list(net.sizes), "activations": list(net.activations),

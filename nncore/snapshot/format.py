@@ -8,10 +8,8 @@ import re
 
 import numpy as np
 
-from ..text import without_controls
-
 from ..config import _is_int
-
+from ..text import without_controls
 
 FORMAT = "nncore.training-state"
 VERSION = 1              # dense networks

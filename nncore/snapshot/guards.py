@@ -6,9 +6,9 @@ import json
 import zlib
 
 import numpy as np
+
 from ..text import size_text
 from .format import DEFAULT_MAX_BYTES, MAX_CONTAINERS, MAX_DEPTH, SnapshotError, _kind, _short
-
 
 # -- parsing, with guards ------------------------------------------------------------------
 GZIP_MAX_MEMBERS = 64

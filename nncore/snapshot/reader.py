@@ -10,19 +10,41 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ..config import RunConfig, _is_int
-from ..datasets import get_spec
-from ..datasets import PATH_OPTIONS
 from ..conv import shape_text
+from ..datasets import PATH_OPTIONS, get_spec
 from ..network import count_params, parse_spec
 from ..optimizers import make_optimizer
 from ..text import size_text
 from ..trainer import EpochRecord, Trainer, load_run_data
+from . import consistency
 from .codec import _compact, _payload, _readable
 from .export import data_fingerprint
-from . import consistency
-from .format import DEFAULT_MAX_BYTES, FORMAT, RECORD_FLOATS, SCHEMA_PATH, SCHEMA_V2_PATH, VERSIONS, SnapshotError, V1_CONFIG_FIELDS, VERSION, _big, _check_type, _count, _epoch_list, _fmt, _get, _kind, _metric, _obj, _opt, _short, _text
+from .format import (
+    DEFAULT_MAX_BYTES,
+    FORMAT,
+    RECORD_FLOATS,
+    SCHEMA_PATH,
+    SCHEMA_V2_PATH,
+    V1_CONFIG_FIELDS,
+    VERSION,
+    VERSIONS,
+    SnapshotError,
+    _big,
+    _check_type,
+    _count,
+    _epoch_list,
+    _fmt,
+    _get,
+    _kind,
+    _metric,
+    _obj,
+    _opt,
+    _short,
+    _text,
+)
 from .guards import _gunzip, parse_json
 from .layers import input_size, layer_table, layout, output_sizes
+
 
 # =========================================================================================
 # Import

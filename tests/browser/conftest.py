@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from appdriver import VIEWPORT, browser_missing, launch_browser, start_app, stop_app
+
 
 # -- fixtures ----------------------------------------------------------------------------
 @pytest.fixture(scope="session")

@@ -2,14 +2,13 @@
 import os
 
 import pytest
-
 from appdriver import metric_value, open_app, page_problems, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 
 def train(page, n):
-    for i in range(n):
+    for _i in range(n):
         before = metric_value(page, "Epoch")
         page.get_by_role("button", name="Train 1 epoch").click()
         page.wait_for_function("""(before) => [...document.querySelectorAll('[data-testid="stMetric"]')]

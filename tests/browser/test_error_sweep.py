@@ -3,17 +3,15 @@ traceback, and the page stays usable (Train 1 epoch still trains)."""
 import gzip
 import io
 import json
+import os
 import zlib
 
 import pytest
+from appdriver import metric_value, open_app, screenshot, set_text, wait_epoch, wait_idle
 from PIL import Image
 
 from nncore import Trainer, snapshot
 from nncore.presets import default_config
-
-import os
-
-from appdriver import metric_value, open_app, screenshot, set_text, wait_epoch, wait_idle
 
 pytestmark = pytest.mark.browser
 

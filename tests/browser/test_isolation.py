@@ -1,9 +1,16 @@
 """Two browser sessions side by side on one server: each trains its own network, and
 neither sees the other's dataset, epoch count or layer shapes."""
 import pytest
-
-from appdriver import (VIEWPORT, choose_option, metric_value, open_app, page_problems, set_text,
-                      wait_epoch, wait_idle)
+from appdriver import (
+    VIEWPORT,
+    choose_option,
+    metric_value,
+    open_app,
+    page_problems,
+    set_text,
+    wait_epoch,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,6 @@ import os
 import urllib.parse
 
 import pytest
-
 from appdriver import VIEWPORT, metric_value, open_app, page_problems, screenshot, set_text, wait_idle
 
 pytestmark = pytest.mark.browser

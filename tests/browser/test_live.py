@@ -2,7 +2,6 @@
 import os
 
 import pytest
-
 from appdriver import choose_option, metric_value, open_app, page_problems, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser

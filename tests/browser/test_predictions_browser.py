@@ -6,11 +6,10 @@ import os
 import re
 
 import pytest
+from appdriver import choose_option, metric_value, open_app, page_problems, screenshot, wait_idle
 
 from nncore.cli import main as cli
 from tests.test_predict import bad_images, digit_png, odd_good_images
-
-from appdriver import choose_option, metric_value, open_app, page_problems, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -123,9 +122,10 @@ def test_predictions_page_end_to_end(page, app_url, tmp_path, shots_dir):
     # -- your images: upload photos of test digits and bad files ---------------------------------
     page.get_by_role("tab", name="Your images").click()
     wait_idle(page)
+    import numpy as np
+
     from nncore import load_dataset
     from nncore.presets import default_config
-    import numpy as np
     cfg = default_config("digits")
     data = load_dataset(cfg.dataset, cfg.dataset_options,
                         np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(2)[0]))

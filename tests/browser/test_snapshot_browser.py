@@ -5,10 +5,9 @@ import json
 import os
 
 import pytest
+from appdriver import metric_value, open_app, page_problems, screenshot, wait_idle
 
 from nncore import snapshot
-
-from appdriver import metric_value, open_app, page_problems, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 

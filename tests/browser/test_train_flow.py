@@ -2,9 +2,7 @@
 import os
 
 import pytest
-
-from appdriver import (choose_option, metric_value, open_app, page_problems, screenshot, set_text,
-                      wait_idle)
+from appdriver import choose_option, metric_value, open_app, page_problems, screenshot, set_text, wait_idle
 
 pytestmark = pytest.mark.browser
 
