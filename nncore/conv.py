@@ -178,7 +178,30 @@ def work_parts(input_shape, layers) -> dict:
     return out
 
 
-class Conv2D:
+class ParamViews:
+    """``weights`` and ``biases`` of a layer whose parameters are views into the network's
+    flat buffer: assigning writes into the buffer; a layer without biases refuses them."""
+
+    @property
+    def weights(self):
+        return self._W
+
+    @weights.setter
+    def weights(self, value):
+        self._W[...] = value
+
+    @property
+    def biases(self):
+        return self._b
+
+    @biases.setter
+    def biases(self, value):
+        if not self.use_bias:
+            raise ValueError("this layer has no biases (use_bias=False)")
+        self._b[...] = value
+
+
+class Conv2D(ParamViews):
     """Valid convolution, stride 1: ``a = f(conv(x, W) + b)`` with ``W`` (K, C, kh, kw).
 
     Batches are channel-first: ``x`` (C, n, H, W) → ``a`` (K, n, H', W'), so that the bias,
@@ -206,24 +229,6 @@ class Conv2D:
             self._b.flags.writeable = False
             self._db = np.zeros(filters, params.dtype)
         self.slice, self.weight_slice = slice(offset, end), slice(offset, offset + size)
-
-    @property
-    def weights(self):
-        return self._W
-
-    @weights.setter
-    def weights(self, value):
-        self._W[...] = value
-
-    @property
-    def biases(self):
-        return self._b
-
-    @biases.setter
-    def biases(self, value):
-        if not self.use_bias:
-            raise ValueError("this layer has no biases (use_bias=False)")
-        self._b[...] = value
 
     @property
     def fan_in_out(self):

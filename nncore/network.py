@@ -19,6 +19,7 @@ from .activations import ACTIVATIONS, check_activation, softmax
 from .conv import (
     Conv2D,
     MaxPool2D,
+    ParamViews,
     conv_params,
     is_spatial,
     layer_kind,
@@ -111,7 +112,7 @@ def count_params(sizes, biases=True) -> int:
     return total
 
 
-class Dense:
+class Dense(ParamViews):
     """One dense layer: ``a = f(x @ W + b)``. Weights and biases are views."""
 
     kind = "dense"
@@ -131,24 +132,6 @@ class Dense:
             self._db = np.zeros(n_out, params.dtype)
         self.slice = slice(offset, end)
         self.weight_slice = slice(offset, offset + n_in * n_out)
-
-    @property
-    def weights(self):
-        return self._W
-
-    @weights.setter
-    def weights(self, value):
-        self._W[...] = value
-
-    @property
-    def biases(self):
-        return self._b
-
-    @biases.setter
-    def biases(self, value):
-        if not self.use_bias:
-            raise ValueError("this layer has no biases (use_bias=False)")
-        self._b[...] = value
 
     @property
     def n_params(self):
