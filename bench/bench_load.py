@@ -375,21 +375,27 @@ class ProtocolClient:
             self.errors.append(inner.message)
 
 
+async def set_up(client, args, shape, rec, barrier):
+    """Open the app, choose the dataset and the layers, check the setup took, then arrive at
+    ``barrier`` (every session starts clicking together); ``rec["setup"]``: seconds taken."""
+    t0 = time.perf_counter()
+    await client.connect()
+    await client.rerun()
+    await client.rerun([("sb_dataset", "string_value", args.dataset)])
+    await client.rerun([("sb_hidden", "string_value", args.hidden)])
+    if client.metrics.get("Epoch") != "0" or not any(f"{args.dataset} · {shape}" in t
+                                                      for t in client.texts):
+        raise RuntimeError("the setup did not take")
+    rec["setup"] = time.perf_counter() - t0
+    barrier.arrive()
+
+
 async def protocol_session(url, args, shape, out, barrier):
     rec = {"clicks": [], "server": [], "setup": None, "failed": None, "lost": False}
     arrived = False
     client = ProtocolClient(url, args.timeout)
     try:
-        t0 = time.perf_counter()
-        await client.connect()
-        await client.rerun()
-        await client.rerun([("sb_dataset", "string_value", args.dataset)])
-        await client.rerun([("sb_hidden", "string_value", args.hidden)])
-        if client.metrics.get("Epoch") != "0" or not any(f"{args.dataset} · {shape}" in t
-                                                          for t in client.texts):
-            raise RuntimeError("the setup did not take")
-        rec["setup"] = time.perf_counter() - t0
-        barrier.arrive()
+        await set_up(client, args, shape, rec, barrier)
         arrived = True
         await asyncio.wait_for(barrier.event.wait(), args.round_timeout)
         for e in range(1, args.epochs + 1):

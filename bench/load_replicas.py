@@ -30,7 +30,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "deploy"))
 
-from bench_load import Barrier, ProtocolClient, pct, tree_rss  # noqa: E402
+from bench_load import Barrier, ProtocolClient, pct, set_up, tree_rss  # noqa: E402
 from replicas import Cluster, connections_to  # noqa: E402
 
 
@@ -132,16 +132,7 @@ async def linked_session(url, args, shape, out, barrier, progress):
     arrived = False
     client = LinkedClient(url, args.timeout)
     try:
-        t0 = time.perf_counter()
-        await client.connect()
-        await client.rerun()
-        await client.rerun([("sb_dataset", "string_value", args.dataset)])
-        await client.rerun([("sb_hidden", "string_value", args.hidden)])
-        if client.metrics.get("Epoch") != "0" or not any(f"{args.dataset} · {shape}" in t
-                                                          for t in client.texts):
-            raise RuntimeError("the setup did not take")
-        rec["setup"] = time.perf_counter() - t0
-        barrier.arrive()
+        await set_up(client, args, shape, rec, barrier)
         arrived = True
         await asyncio.wait_for(barrier.event.wait(), args.round_timeout)
         e = 1
