@@ -4,7 +4,16 @@ import os
 import urllib.parse
 
 import pytest
-from appdriver import VIEWPORT, metric_value, open_app, page_problems, screenshot, set_text, wait_idle
+from appdriver import (
+    VIEWPORT,
+    metric_value,
+    open_app,
+    page_problems,
+    screenshot,
+    set_text,
+    wait_epoch,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -126,7 +135,7 @@ def test_lesson_links_hide_controls_and_open_on_their_page(page, app_url, shots_
     assert page.get_by_test_id("stSidebar").count() == 0
     assert page.locator(".js-plotly-plot .gtitle").filter(has_text="Layer 1 weights").count() >= 1
     page.get_by_role("button", name="Train 1 epoch").click()
-    wait_idle(page)
+    wait_epoch(page, 1)               # the click's rerun may not have started when idle is seen
     assert metric_value(page, "Epoch") == "1"
     screenshot(page, os.path.join(shots_dir, "lesson_no_sidebar.png"), full_page=False)
     page.get_by_role("link", name="Lessons").click()
