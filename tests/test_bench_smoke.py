@@ -66,5 +66,8 @@ def test_protocol_clients_follow_a_slow_epochs_frames_as_a_browser_does():
     client = ProtocolClient("http://127.0.0.1:1", timeout=5)
     client.ws = FakeSocket()
     client.ids, client.fragments = {"btn_train_1": "$$ID-x-btn_train_1"}, {"btn_train_1": "idle"}
-    asyncio.run(client.click("btn_train_1"))
+    # its own thread: a browser test's Playwright may hold this thread's event loop
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, client.click("btn_train_1")).result(timeout=60)
     assert client.metrics["Epoch"] == "1" and client.ws.sent == 3 and not client.timers
